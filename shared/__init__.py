@@ -1,0 +1,1 @@
+"""Code shared by the ingest worker and the search API: schema, index, settings, clients."""

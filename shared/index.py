@@ -1,0 +1,128 @@
+"""The log index: mapping, naming, and idempotent creation behind an alias.
+
+Stored document = the ``LogEntry`` fields as ingested, plus fields Heimdall derives:
+
+- ``search_text``: analysed text of the request and response content (``content_search``);
+- ``total_tokens``: ``token_usage.total_tokens`` (or prompt + completion) for ranges and sort;
+- ``metadata_kv``: one ``key<US>value`` keyword per scalar ``metadata`` entry (``metadata_<key>``);
+- ``merge_versions``: per-field version used by the order-independent merge (not indexed).
+
+The mapping is ``dynamic: strict``: no payload key can ever create a field. Everything that is
+only returned (histories, outputs, raw bodies, usage details) is stored in ``_source`` with
+indexing disabled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import RequestError
+
+from shared.schema import LOG_FIELDS
+
+#: Bump when the mapping changes; a new index ``<alias>-v<N>`` is created and filled by reindexing.
+MAPPING_VERSION: Final = 1
+
+SEARCH_TEXT: Final = "search_text"
+TOTAL_TOKENS: Final = "total_tokens"
+METADATA_KV: Final = "metadata_kv"
+MERGE_VERSIONS: Final = "merge_versions"
+METADATA_SEPARATOR: Final = "\x1f"
+DERIVED_FIELDS: Final = (SEARCH_TEXT, TOTAL_TOKENS, METADATA_KV, MERGE_VERSIONS)
+
+_KEYWORD: Final = {"type": "keyword"}
+_STORED_ONLY: Final = {"type": "object", "enabled": False}
+_TIME: Final = {"type": "date_nanos", "format": "strict_date_optional_time_nanos"}
+
+_INDEXED: Final[dict[str, dict[str, Any]]] = {
+    "id": _KEYWORD,
+    "parent_request_id": _KEYWORD,
+    "provider": _KEYWORD,
+    "model": _KEYWORD,
+    "status": _KEYWORD,
+    "object": _KEYWORD,
+    "timestamp": _TIME,
+    "created_at": _TIME,
+    "number_of_retries": {"type": "integer"},
+    "fallback_index": {"type": "integer"},
+    "latency": {"type": "double"},
+    "cost": {"type": "double"},
+    "selected_key_id": _KEYWORD,
+    "selected_key_name": _KEYWORD,
+    "virtual_key_id": _KEYWORD,
+    "virtual_key_name": _KEYWORD,
+    "routing_engines_used": _KEYWORD,
+    "routing_rule_id": _KEYWORD,
+    "routing_rule_name": _KEYWORD,
+    "stream": {"type": "boolean"},
+    "is_large_payload_request": {"type": "boolean"},
+    "is_large_payload_response": {"type": "boolean"},
+}
+
+
+def mapping() -> dict[str, Any]:
+    properties: dict[str, Any] = {f: _INDEXED.get(f, _STORED_ONLY) for f in LOG_FIELDS}
+    properties[SEARCH_TEXT] = {"type": "text", "analyzer": "standard"}
+    properties[TOTAL_TOKENS] = {"type": "long"}
+    properties[METADATA_KV] = _KEYWORD
+    properties[MERGE_VERSIONS] = _STORED_ONLY
+    return {"dynamic": "strict", "properties": properties}
+
+
+def index_settings(
+    *, shards: int = 1, replicas: int = 0, refresh_interval: str = "1s"
+) -> dict[str, Any]:
+    """Settings tuned for ingest: one shard per node is plenty for millions of logs, payloads
+    compress well (``best_compression``), and the translog stays ``request``-durable, since
+    the worker commits Kafka offsets only after a bulk write has returned."""
+    return {
+        "index": {
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            "refresh_interval": refresh_interval,
+            "codec": "best_compression",
+            "translog": {"durability": "request"},
+            "max_result_window": 10_000,
+        }
+    }
+
+
+def versioned_index(alias: str, version: int = MAPPING_VERSION) -> str:
+    return f"{alias}-v{version}"
+
+
+async def ensure_index(
+    client: AsyncOpenSearch,
+    alias: str,
+    *,
+    shards: int = 1,
+    replicas: int = 0,
+    refresh_interval: str = "1s",
+) -> str:
+    """Create ``<alias>-v<N>`` with the alias pointing at it, unless the alias exists.
+
+    Idempotent and safe to race: the index and its alias are created in one request, and a
+    concurrent creator's ``resource_already_exists_exception`` counts as success. Returns the
+    concrete index the alias points to.
+    """
+    if await client.indices.exists_alias(name=alias):
+        found: dict[str, Any] = await client.indices.get_alias(name=alias)
+        for index, body in found.items():
+            if body["aliases"][alias].get("is_write_index", len(found) == 1):
+                return str(index)
+        return str(max(found, key=lambda index: int(index.rsplit("-v", 1)[-1] or 0)))
+    name = versioned_index(alias)
+    body = {
+        "settings": index_settings(
+            shards=shards, replicas=replicas, refresh_interval=refresh_interval
+        ),
+        "mappings": mapping(),
+        "aliases": {alias: {"is_write_index": True}},
+    }
+    try:
+        await client.indices.create(index=name, body=body)
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+    return name
