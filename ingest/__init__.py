@@ -1,0 +1,1 @@
+"""Kafka -> OpenSearch ingest worker for gateway log events."""

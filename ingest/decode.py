@@ -1,0 +1,127 @@
+"""Decoding of one Kafka record value into a :class:`LogEvent`.
+
+Two wire forms are accepted (see ``docs/events.md``):
+
+- a bare ``LogEntry`` object: ``{"id": "...", "status": "processing", ...}``;
+- Bifrost's live-log envelope: ``{"type": "log", "operation": "create" | "update",
+  "payload": {...LogEntry...}}``.
+
+One module-level typed decoder handles both in a single pass. Anything that can never be
+indexed raises :class:`shared.errors.BadEvent` with a reason and the JSON path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final, Literal
+
+import msgspec
+
+from ingest import derive
+from shared.errors import BadEvent
+from shared.schema import TERMINAL_STATUSES, LogEntry
+
+Operation = Literal["create", "update"]
+
+# Reasons, as written to the dead-letter header ``x-heimdall-reason``.
+UNDECODABLE: Final = "undecodable"
+INVALID: Final = "invalid"
+MISSING_ID: Final = "missing_id"
+TOO_LARGE: Final = "too_large"
+REJECTED: Final = "rejected"
+
+# Event stages, the first key of a version (see ``ingest.merge``).
+STAGE_START: Final = 0
+STAGE_FINISH: Final = 1
+STAGE_CORRECTION: Final = 2
+
+_NULL: Final = b"null"
+
+
+class _Wire(LogEntry, kw_only=True, omit_defaults=True):
+    """Both wire forms at once: the ``LogEntry`` fields, or the envelope's three keys."""
+
+    type: str | None = None
+    operation: Operation | None = None
+    payload: LogEntry | None = None
+
+
+_DECODER: Final = msgspec.json.Decoder(_Wire)
+_FIELDS_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+class LogEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A decoded, validated event, ready to merge.
+
+    ``fields`` holds every non-null ``LogEntry`` field of the event as JSON bytes;
+    ``version`` orders this event against every other event of the same log.
+    """
+
+    id: str
+    operation: Operation | None
+    fields: dict[str, msgspec.Raw]
+    version: str
+
+
+def stage_of(entry: LogEntry, operation: Operation | None) -> int:
+    """``processing`` (or a status-less create) starts a log, a terminal status finishes it,
+    and a status-less update (``cost``/``token_usage`` fix-ups) corrects it."""
+    if entry.status in TERMINAL_STATUSES:
+        return STAGE_FINISH
+    if entry.status == "processing" or operation == "create":
+        return STAGE_START
+    return STAGE_CORRECTION
+
+
+def make_version(stage: int, timestamp_ms: int, value: bytes) -> str:
+    """``<stage>:<record time, ms, 16 digits>:<digest of the record value>``.
+
+    Versions compare as strings. Equal versions mean the very same record (redelivery),
+    so keeping the stored value is always right.
+    """
+    digest = hashlib.blake2b(value, digest_size=8).hexdigest()
+    return f"{stage}:{max(timestamp_ms, 0):016d}:{digest}"
+
+
+def decode_event(value: bytes | None, *, timestamp_ms: int, max_bytes: int) -> LogEvent:
+    """Decode and validate one record value; raise :class:`BadEvent` on any problem."""
+    if value is None:
+        raise BadEvent(UNDECODABLE, "the record has no value (tombstone); expected a JSON object")
+    if len(value) > max_bytes:
+        raise BadEvent(
+            TOO_LARGE,
+            f"value is {len(value)} bytes, over HEIMDALL_MAX_EVENT_BYTES={max_bytes}",
+        )
+    try:
+        wire = _DECODER.decode(value)
+    except msgspec.ValidationError as exc:
+        raise BadEvent(INVALID, str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise BadEvent(UNDECODABLE, str(exc)) from None
+
+    entry: LogEntry = wire
+    path = "$"
+    if wire.payload is not None:
+        if wire.type not in (None, "log"):
+            raise BadEvent(INVALID, f"envelope type must be 'log', got {wire.type!r} - at `$.type`")
+        entry, path = wire.payload, "$.payload"
+    elif wire.type is not None or wire.operation is not None:
+        raise BadEvent(INVALID, "envelope has no `payload` object - at `$.payload`")
+
+    if entry.id is None or not entry.id.strip():
+        raise BadEvent(MISSING_ID, f"`id` is missing or empty - at `{path}.id`")
+
+    derive.validate(entry, path)
+    fields = {
+        name: raw
+        for name, raw in _FIELDS_DECODER.decode(_ENCODER.encode(entry)).items()
+        if bytes(raw) != _NULL
+    }
+    del fields["id"]
+    return LogEvent(
+        id=entry.id,
+        operation=wire.operation,
+        fields=fields,
+        version=make_version(stage_of(entry, wire.operation), timestamp_ms, value),
+    )

@@ -1,0 +1,200 @@
+"""Fields Heimdall derives from a log for search: content text, total tokens, metadata pairs.
+
+Each nested value is decoded by a small typed decoder that reads only what it needs and
+ignores the rest; the stored bytes stay as the producer sent them. The same decoders
+validate an incoming event (:func:`validate`), so a wrongly typed history is a bad event,
+not a crash later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from shared.errors import BadEvent
+from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
+from shared.schema import NO_VALUE, LogEntry
+
+T = TypeVar("T")
+
+
+class _Block(msgspec.Struct):
+    text: str | None = None
+
+
+class _Message(msgspec.Struct):
+    content: str | list[_Block] | None = None
+
+
+class _Summary(msgspec.Struct):
+    text: str | None = None
+
+
+class _ResponsesItem(msgspec.Struct):
+    content: str | list[_Block] | None = None
+    summary: list[_Summary] | None = None
+
+
+class _Speech(msgspec.Struct):
+    input: str | None = None
+
+
+class _Transcription(msgspec.Struct):
+    text: str | None = None
+
+
+class _Prompted(msgspec.Struct):
+    prompt: str | None = None
+
+
+class _ErrorField(msgspec.Struct):
+    message: str | None = None
+
+
+class _Error(msgspec.Struct):
+    error: _ErrorField | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+def _content(content: str | list[_Block] | None) -> Iterator[str]:
+    if isinstance(content, str):
+        yield content
+    elif content:
+        yield from (block.text for block in content if block.text)
+
+
+def _messages(messages: list[_Message] | None) -> Iterator[str]:
+    for message in messages or ():
+        yield from _content(message.content)
+
+
+def _message(message: _Message | None) -> Iterator[str]:
+    if message is not None:
+        yield from _content(message.content)
+
+
+def _responses(items: list[_ResponsesItem] | None) -> Iterator[str]:
+    for item in items or ():
+        yield from _content(item.content)
+        yield from (s.text for s in item.summary or () if s.text)
+
+
+def _one(text: str | None) -> Iterator[str]:
+    if text:
+        yield text
+
+
+class _Extractor(msgspec.Struct, frozen=True):
+    decoder: msgspec.json.Decoder[Any]
+    texts: Callable[[Any], Iterable[str]]
+
+
+def _extractor(type_: type[T] | Any, texts: Callable[[T], Iterable[str]]) -> _Extractor:
+    return _Extractor(msgspec.json.Decoder(type_ | None), lambda v: texts(v) if v else ())
+
+
+#: Content-bearing fields, in the order their text is joined (spec README, content_search).
+_TEXT_FIELDS: Final[dict[str, _Extractor]] = {
+    "input_history": _extractor(list[_Message], _messages),
+    "responses_input_history": _extractor(list[_ResponsesItem], _responses),
+    "speech_input": _extractor(_Speech, lambda v: _one(v.input)),
+    "image_generation_input": _extractor(_Prompted, lambda v: _one(v.prompt)),
+    "video_generation_input": _extractor(_Prompted, lambda v: _one(v.prompt)),
+    "output_message": _extractor(_Message, _message),
+    "responses_output": _extractor(list[_ResponsesItem], _responses),
+    "transcription_output": _extractor(_Transcription, lambda v: _one(v.text)),
+    "error_details": _extractor(_Error, lambda v: _one(v.error.message if v.error else None)),
+}
+_USAGE: Final[msgspec.json.Decoder[_Usage | None]] = msgspec.json.Decoder(_Usage | None)
+_METADATA: Final[msgspec.json.Decoder[dict[str, Any] | None]] = msgspec.json.Decoder(
+    dict[str, Any] | None
+)
+
+
+def _decode(decoder: msgspec.json.Decoder[T], raw: bytes, path: str) -> T:
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        # Re-root msgspec's "- at `$...`" onto the field's own path.
+        message = str(exc).replace("`$", f"`{path}", 1)
+        if "`" + path not in message:
+            message = f"{message} - at `{path}`"
+        raise BadEvent("invalid", message) from None
+
+
+def validate(entry: LogEntry, path: str = "$") -> None:
+    """Decode every nested value that derivation reads, raising :class:`BadEvent` with the
+    JSON path on a wrong type."""
+    for name, extractor in _TEXT_FIELDS.items():
+        raw = getattr(entry, name)
+        if raw is not NO_VALUE:
+            _decode(extractor.decoder, raw, f"{path}.{name}")
+    if entry.token_usage is not NO_VALUE:
+        _decode(_USAGE, entry.token_usage, f"{path}.token_usage")
+    if entry.metadata is not NO_VALUE:
+        _decode(_METADATA, entry.metadata, f"{path}.metadata")
+
+
+def search_text(fields: Mapping[str, msgspec.Raw]) -> str:
+    parts: list[str] = []
+    for name, extractor in _TEXT_FIELDS.items():
+        raw = fields.get(name)
+        if raw is not None:
+            parts.extend(extractor.texts(extractor.decoder.decode(raw)))
+    return "\n".join(parts)
+
+
+def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
+    """``token_usage.total_tokens``, else prompt + completion, else unknown."""
+    if token_usage is None:
+        return None
+    usage = _USAGE.decode(token_usage)
+    if usage is None:
+        return None
+    if usage.total_tokens is not None:
+        return usage.total_tokens
+    if usage.prompt_tokens is None and usage.completion_tokens is None:
+        return None
+    return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+
+
+def metadata_value(value: Any) -> str | None:
+    """How a metadata value is matched by ``metadata_<key>=<value>``: strings as they are,
+    numbers and booleans as their JSON text; null, objects and arrays are not filterable."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
+
+
+def metadata_pairs(metadata: msgspec.Raw | None) -> list[str]:
+    if metadata is None:
+        return []
+    decoded = _METADATA.decode(metadata) or {}
+    pairs = []
+    for key, value in decoded.items():
+        text = metadata_value(value)
+        if text is not None:
+            pairs.append(f"{key}{METADATA_SEPARATOR}{text}")
+    return sorted(pairs)
+
+
+def derived_fields(fields: Mapping[str, msgspec.Raw]) -> dict[str, Any]:
+    """The derived part of a stored document, from a log's merged fields."""
+    derived: dict[str, Any] = {SEARCH_TEXT: search_text(fields)}
+    tokens = total_tokens(fields.get("token_usage"))
+    if tokens is not None:
+        derived[TOTAL_TOKENS] = tokens
+    pairs = metadata_pairs(fields.get("metadata"))
+    if pairs:
+        derived[METADATA_KV] = pairs
+    return derived

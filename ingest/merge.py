@@ -1,0 +1,105 @@
+"""The order-independent merge of a log's events, and the stored document it produces.
+
+The rule (also in ``docs/events.md``). Every event gets a *version*
+``(stage, record time, digest)``, compared in that order:
+
+1. stage: ``0`` start (``status: processing``, or a status-less ``create``), ``1`` finish
+   (``success``/``error``/``cancelled``), ``2`` correction (a status-less update, e.g. a later
+   ``cost`` or ``token_usage`` fix);
+2. the Kafka record timestamp (producer ``CreateTime``, ms);
+3. a digest of the record value, so two different events never tie.
+
+The stored log is, field by field, the value of the highest-versioned event that carries a
+non-null value for that field. Absent or null never erases. So:
+
+- ``processing`` never overwrites a terminal status (stage 0 < 1);
+- a create that arrives after its update loses to it on every field the update carries;
+- corrections beat the finish they correct; of two corrections, the later record wins;
+- where two terminal events disagree, the one with the later record timestamp wins each
+  field it carries; on equal timestamps the higher digest wins (arbitrary but fixed);
+- redelivering an event finds its own version already stored and changes nothing.
+
+This is a last-writer-wins map keyed by a total order, so the result depends only on the
+set of events: merging is commutative, associative and idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+import msgspec
+
+from ingest.decode import LogEvent
+from ingest.derive import derived_fields
+from shared.index import DERIVED_FIELDS, MERGE_VERSIONS
+from shared.schema import LOG_FIELDS
+
+
+class LogState(msgspec.Struct, kw_only=True):
+    """A log as stored: its fields (JSON bytes) and, per field, the winning version."""
+
+    id: str
+    fields: dict[str, msgspec.Raw]
+    versions: dict[str, str]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, LogState)
+            and self.id == other.id
+            and self.versions == other.versions
+            and {k: bytes(v) for k, v in self.fields.items()}
+            == {k: bytes(v) for k, v in other.fields.items()}
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def merge(state: LogState | None, event: LogEvent) -> LogState:
+    """Apply one event; returns a new state (the input is not modified)."""
+    if state is None:
+        return LogState(
+            id=event.id,
+            fields=dict(event.fields),
+            versions=dict.fromkeys(event.fields, event.version),
+        )
+    fields = dict(state.fields)
+    versions = dict(state.versions)
+    for name, raw in event.fields.items():
+        current = versions.get(name)
+        if current is None or event.version > current:
+            fields[name] = raw
+            versions[name] = event.version
+    return LogState(id=state.id, fields=fields, versions=versions)
+
+
+def merge_all(state: LogState | None, events: Iterable[LogEvent]) -> LogState | None:
+    for event in events:
+        state = merge(state, event)
+    return state
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+_SOURCE_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_VERSIONS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
+_SKIP_ON_READ: Final = frozenset({"id", *DERIVED_FIELDS})
+
+
+def to_source(state: LogState) -> bytes:
+    """The ``_source`` written to OpenSearch: the log's fields plus derived fields.
+
+    Canonical: the same state always gives the same bytes, whatever order its events came in.
+    """
+    document: dict[str, object] = {"id": state.id}
+    document.update((name, state.fields[name]) for name in LOG_FIELDS if name in state.fields)
+    document.update(derived_fields(state.fields))
+    document[MERGE_VERSIONS] = dict(sorted(state.versions.items()))
+    return _ENCODER.encode(document)
+
+
+def from_source(doc_id: str, source: bytes | msgspec.Raw) -> LogState:
+    """Inverse of :func:`to_source` (derived fields are dropped; they are recomputed)."""
+    raw = _SOURCE_DECODER.decode(source)
+    versions = _VERSIONS_DECODER.decode(raw[MERGE_VERSIONS]) if MERGE_VERSIONS in raw else {}
+    fields = {name: value for name, value in raw.items() if name not in _SKIP_ON_READ}
+    return LogState(id=doc_id, fields=fields, versions=versions)
