@@ -50,7 +50,9 @@ def event_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Heimdall gateway log event",
-        "description": "Value of a record on the log topic (UTF-8 JSON); the record key is the log id.",
+        "description": (
+            "Value of a record on the log topic (UTF-8 JSON); the record key is the log id."
+        ),
         "anyOf": [entry_ref, envelope_ref],
         "$defs": components,
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.serializer import JSONSerializer
+from opensearchpy.serializer import JSONSerializer, Serializer
 
 from shared.settings import OpenSearchSettings
 
@@ -27,9 +27,12 @@ class MsgspecSerializer(JSONSerializer):
         return msgspec.json.decode(s)
 
 
-def make_client(settings: OpenSearchSettings, *, max_retries: int = 0) -> AsyncOpenSearch:
+def make_client(
+    settings: OpenSearchSettings, *, max_retries: int = 0, serializer: Serializer | None = None
+) -> AsyncOpenSearch:
     """An async client with bounded timeouts. Retries are the caller's decision
-    (``max_retries`` defaults to 0 so failures surface at once)."""
+    (``max_retries`` defaults to 0 so failures surface at once). ``serializer`` replaces
+    :class:`MsgspecSerializer`, e.g. to receive response bodies undecoded."""
     http_auth = None
     if settings.opensearch_username:
         http_auth = (settings.opensearch_username, settings.opensearch_password.reveal())
@@ -40,6 +43,6 @@ def make_client(settings: OpenSearchSettings, *, max_retries: int = 0) -> AsyncO
         timeout=settings.opensearch_timeout,
         max_retries=max_retries,
         retry_on_timeout=False,
-        serializer=MsgspecSerializer(),
+        serializer=serializer or MsgspecSerializer(),
         http_compress=False,
     )

@@ -9,9 +9,8 @@ SHIPPED = Path(__file__).parents[2] / "docs" / "event.schema.json"
 
 
 def test_shipped_schema_is_current() -> None:
-    assert json.loads(SHIPPED.read_text()) == event_schema(), (
-        "docs/event.schema.json is stale: run `python -m ingest.event_schema > docs/event.schema.json`"
-    )
+    regenerate = "python -m ingest.event_schema > docs/event.schema.json"
+    assert json.loads(SHIPPED.read_text()) == event_schema(), f"stale schema: run `{regenerate}`"
 
 
 def test_schema_requires_an_id_and_knows_both_forms() -> None:

@@ -1,0 +1,236 @@
+"""Sample gateway logs, and ``python -m ingest.demo [--count N]`` to produce them to Kafka.
+
+Each log is a create (``processing``, inputs, metadata), a finish (``success`` or ``error``
+with outputs, usage, cost, keys) and sometimes a later correction of ``cost``/``token_usage``,
+in Bifrost's envelope form or bare, with varied providers, models, metadata and content.
+:func:`sample_records` is deterministic for a seed (used by tests and the benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import msgspec
+
+from shared.errors import ConfigError
+from shared.settings import load
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+PROVIDERS: Final = {
+    "openai": ["gpt-4o", "gpt-4o-mini", "o3-mini"],
+    "anthropic": ["claude-sonnet-4", "claude-3-5-haiku"],
+    "gemini": ["gemini-2.0-flash", "gemini-1.5-pro"],
+    "mistral": ["mistral-large", "codestral"],
+    "bedrock": ["llama-3-70b"],
+}
+OBJECTS: Final = ["chat_completion", "chat_completion", "text_completion", "responses", "embedding"]
+QUESTIONS: Final = [
+    "How do I rotate an API key without downtime?",
+    "Summarise this incident report in three bullet points.",
+    "Translate 'the invoice is overdue' into French and German.",
+    "Write a haiku about Kafka consumer groups.",
+    "What is the capital of Australia?",
+    "Explain optimistic concurrency control to a new engineer.",
+    "Draft a polite reply declining the meeting.",
+    "Which index settings matter for bulk ingest?",
+]
+ANSWERS: Final = [
+    "Create the new key, deploy it alongside the old one, then revoke the old key.",
+    "- Root cause: expired certificate\n- Impact: 14 minutes\n- Fix: automated renewal",
+    "FR: la facture est en retard. DE: die Rechnung ist überfällig.",
+    "Partitions divide / offsets march in order / the group rebalances",
+    "Canberra.",
+    "Read a version, write only if it is still the same version, otherwise retry.",
+    "Thank you for the invitation; unfortunately I cannot attend.",
+    "refresh_interval, number_of_replicas during the load, and translog durability.",
+]
+ERRORS: Final = [
+    ("rate_limit_exceeded", 429, "Rate limit reached for requests"),
+    ("context_length_exceeded", 400, "This model's maximum context length is 128000 tokens"),
+    ("upstream_timeout", 504, "The upstream provider did not answer in time"),
+]
+TEAMS: Final = ["search", "billing", "support", "platform"]
+
+
+class SampleRecord(msgspec.Struct, frozen=True):
+    key: bytes
+    value: bytes
+    timestamp_ms: int
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _wrap(payload: dict[str, Any], operation: str, envelope: bool) -> bytes:
+    if envelope:
+        return _ENCODER.encode({"type": "log", "operation": operation, "payload": payload})
+    return _ENCODER.encode(payload)
+
+
+def sample_log(
+    rng: random.Random, *, start: datetime, envelope: bool | None = None, pad: int = 0
+) -> list[SampleRecord]:
+    """The events of one log, in the order the gateway writes them."""
+    log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    provider = rng.choice(list(PROVIDERS))
+    model = rng.choice(PROVIDERS[provider])
+    envelope = rng.random() < 0.5 if envelope is None else envelope
+    q = rng.randrange(len(QUESTIONS))
+    question = QUESTIONS[q] + (" " + "lorem ipsum " * (pad // 12) if pad else "")
+    created = start
+    create: dict[str, Any] = {
+        "id": log_id,
+        "timestamp": _rfc3339(created),
+        "created_at": _rfc3339(created),
+        "object": rng.choice(OBJECTS),
+        "provider": provider,
+        "model": model,
+        "status": "processing",
+        "stream": rng.random() < 0.3,
+        "fallback_index": 0,
+        "input_history": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": [{"type": "text", "text": question}]},
+        ],
+        "params": {"temperature": round(rng.uniform(0, 1), 2), "max_tokens": 512},
+        "metadata": {
+            "team": rng.choice(TEAMS),
+            "env": rng.choice(["prod", "staging"]),
+            "tier": rng.randint(1, 3),
+        },
+    }
+    latency = round(rng.uniform(80, 9000), 3)
+    prompt, completion = rng.randint(10, 2000), rng.randint(1, 800)
+    finish: dict[str, Any] = {
+        "id": log_id,
+        "latency": latency,
+        "selected_key_id": f"key-{provider}-{rng.randint(1, 3)}",
+        "selected_key_name": f"{provider} key {rng.randint(1, 3)}",
+        "virtual_key_id": f"vk-{rng.randint(1, 5)}",
+        "virtual_key_name": f"virtual key {rng.randint(1, 5)}",
+        "number_of_retries": rng.choice([0, 0, 0, 1, 2]),
+    }
+    if rng.random() < 0.15:
+        code, status_code, message = rng.choice(ERRORS)
+        finish |= {
+            "status": "error",
+            "error_details": {
+                "status_code": status_code,
+                "error": {"message": message, "type": code, "code": code},
+            },
+        }
+    else:
+        finish |= {
+            "status": "success",
+            "output_message": {"role": "assistant", "content": ANSWERS[q]},
+            "token_usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+            "cost": round((prompt * 2.5 + completion * 10) / 1_000_000, 8),
+            "raw_response": {"id": f"chatcmpl-{log_id[:8]}", "model": model},
+        }
+    finished = created + timedelta(milliseconds=latency)
+    base = int(created.timestamp() * 1000)
+    records = [
+        SampleRecord(log_id.encode(), _wrap(create, "create", envelope), base),
+        SampleRecord(
+            log_id.encode(), _wrap(finish, "update", envelope), int(finished.timestamp() * 1000)
+        ),
+    ]
+    if finish["status"] == "success" and rng.random() < 0.2:
+        correction = {
+            "id": log_id,
+            "cost": round(finish["cost"] * rng.uniform(0.8, 1.2), 8),
+            "token_usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion + 1,
+                "total_tokens": prompt + completion + 1,
+            },
+        }
+        records.append(
+            SampleRecord(
+                log_id.encode(),
+                _wrap(correction, "update", envelope),
+                int(finished.timestamp() * 1000) + rng.randint(1_000, 60_000),
+            )
+        )
+    return records
+
+
+def sample_records(
+    count: int, *, seed: int = 0, start: datetime | None = None, pad: int = 0
+) -> list[list[SampleRecord]]:
+    """``count`` logs (each a list of its 2-3 events); ``pad`` adds bytes of input text.
+
+    Contents depend only on ``seed``; times start at ``start``, by default an hour ago (Kafka
+    deletes records whose timestamp is older than the topic's retention, 7 days by default).
+    """
+    rng = random.Random(seed)
+    moment = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    logs = []
+    for _ in range(count):
+        moment += timedelta(milliseconds=rng.randint(1, 500))
+        logs.append(sample_log(rng, start=moment, pad=pad))
+    return logs
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[SampleRecord]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value=r.value, key=r.key, timestamp_ms=r.timestamp_ms)
+            for r in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ingest.settings import WorkerSettings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.demo",
+        description="Produce sample gateway logs to HEIMDALL_TOPIC on HEIMDALL_KAFKA_BOOTSTRAP "
+        "and print their ids.",
+    )
+    parser.add_argument("--count", type=int, default=20, help="number of logs (default 20)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load(WorkerSettings)
+    except ConfigError as exc:
+        print(f"heimdall-demo: {exc}", file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    now = datetime.now(UTC) - timedelta(minutes=10)
+    logs = sample_records(args.count, seed=seed, start=now)
+    records = sorted((r for log in logs for r in log), key=lambda r: r.timestamp_ms)
+    asyncio.run(produce(settings.kafka_bootstrap, settings.topic, records))
+    for log in logs:
+        print(log[0].key.decode())
+    print(
+        f"produced {len(records)} events for {len(logs)} logs to {settings.topic}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

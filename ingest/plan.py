@@ -1,0 +1,99 @@
+"""Pure planning of one batch's writes: events + stored documents -> bulk actions.
+
+No I/O here. For every id of the batch the merged state is computed from the stored state
+(if any) and the batch's events, then:
+
+- no stored document: ``create`` (fails with 409 if another writer created it meanwhile);
+- stored document: ``index`` guarded by ``if_seq_no``/``if_primary_term`` (optimistic
+  concurrency: 409 if it changed since it was read);
+- merged state equal to the stored one (a redelivery, or an older event already superseded):
+  nothing at all, so redelivery costs no write.
+
+A 409 is resolved by the caller re-reading those ids and planning again (see
+:mod:`ingest.store` and :mod:`ingest.worker`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, Literal
+
+import msgspec
+
+from ingest.decode import LogEvent
+from ingest.merge import LogState, merge_all, to_source
+
+
+class Stored(msgspec.Struct, frozen=True, kw_only=True):
+    """A document as read from the index, with its concurrency token."""
+
+    state: LogState
+    seq_no: int
+    primary_term: int
+
+
+class Action(msgspec.Struct, frozen=True, kw_only=True):
+    """One bulk item: ``create`` a new document or ``index`` (replace) a known version."""
+
+    op: Literal["create", "index"]
+    id: str
+    source: bytes
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    actions: list[Action]
+    #: Ids whose merged state equals the stored document: nothing to write.
+    unchanged: list[str]
+
+
+def plan(
+    events: Mapping[str, Sequence[LogEvent]],
+    stored: Mapping[str, Stored],
+) -> Plan:
+    """The writes that bring every id of ``events`` to its merged state."""
+    actions: list[Action] = []
+    unchanged: list[str] = []
+    for doc_id, doc_events in events.items():
+        current = stored.get(doc_id)
+        merged = merge_all(current.state if current else None, doc_events)
+        if merged is None:
+            continue
+        if current is None:
+            actions.append(Action(op="create", id=doc_id, source=to_source(merged)))
+        elif merged == current.state:
+            unchanged.append(doc_id)
+        else:
+            actions.append(
+                Action(
+                    op="index",
+                    id=doc_id,
+                    source=to_source(merged),
+                    if_seq_no=current.seq_no,
+                    if_primary_term=current.primary_term,
+                )
+            )
+    return Plan(actions=actions, unchanged=unchanged)
+
+
+class _Meta(msgspec.Struct, omit_defaults=True):
+    id: str = msgspec.field(name="_id")
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def bulk_body(actions: Iterable[Action]) -> bytes:
+    """The NDJSON body of a ``_bulk`` request (index given by the URL); sources verbatim."""
+    out = bytearray()
+    for action in actions:
+        out += _ENCODER.encode(
+            {action.op: _Meta(action.id, action.if_seq_no, action.if_primary_term)}
+        )
+        out += b"\n"
+        out += action.source
+        out += b"\n"
+    return bytes(out)

@@ -1,0 +1,102 @@
+"""The ingest worker's settings, each read from ``HEIMDALL_<FIELD>`` (see ``--help``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from shared.settings import OpenSearchSettings
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
+    """Everything ``python -m ingest`` reads from the environment."""
+
+    kafka_bootstrap: Annotated[
+        str, msgspec.Meta(min_length=1, description="Kafka bootstrap servers, host:port[,...].")
+    ] = "127.0.0.1:9092"
+    topic: Annotated[
+        str, msgspec.Meta(min_length=1, description="Topic the gateway writes log events to.")
+    ] = "bifrost.logs"
+    dlq_topic: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            description="Dead-letter topic: original bytes of every bad event, with "
+            "x-heimdall-* headers (reason, detail, source topic/partition/offset).",
+        ),
+    ] = "bifrost.logs.dlq"
+    consumer_group: Annotated[
+        str, msgspec.Meta(min_length=1, description="Kafka consumer group of the workers.")
+    ] = "heimdall-ingest"
+    max_batch: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=100_000,
+            description="Most records taken per poll; one batch = one _mget + one _bulk.",
+        ),
+    ] = 500
+    fetch_max_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1024,
+            description="Most bytes one Kafka fetch returns (bounds the worker's memory).",
+        ),
+    ] = 16 * 1024 * 1024
+    max_event_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=64,
+            description="Events larger than this many bytes go to the dead-letter topic "
+            "(reason too_large).",
+        ),
+    ] = 4 * 1024 * 1024
+    poll_timeout_ms: Annotated[
+        int, msgspec.Meta(ge=1, description="Longest wait for new records in one poll, ms.")
+    ] = 1000
+    backoff_initial_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="First wait after OpenSearch or Kafka fails; doubles (with jitter) "
+            "on each further failure.",
+        ),
+    ] = 0.5
+    backoff_max_seconds: Annotated[
+        float, msgspec.Meta(gt=0, description="Cap of the retry wait, seconds.")
+    ] = 30.0
+    rebalance_timeout_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="On a partition revoke, how long to wait for the in-flight batch to "
+            "be written and committed before giving the partitions up (they are then "
+            "redelivered; writes are idempotent).",
+        ),
+    ] = 30.0
+    worker_host: Annotated[
+        str, msgspec.Meta(description="Address of the /health and /metrics HTTP server.")
+    ] = "127.0.0.1"
+    worker_port: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=65535, description="Port of /health and /metrics (0: any free)."),
+    ] = 9100
+    index_shards: Annotated[
+        int, msgspec.Meta(ge=1, description="Primary shards of a newly created log index.")
+    ] = 1
+    index_replicas: Annotated[
+        int, msgspec.Meta(ge=0, description="Replicas of a newly created log index.")
+    ] = 0
+    index_refresh_interval: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^(-1|\d+(ms|s|m))$",
+            description="refresh_interval of a newly created log index (e.g. 1s, 30s, -1).",
+        ),
+    ] = "1s"
+    log_level: Annotated[LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR.")] = (
+        "INFO"
+    )

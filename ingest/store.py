@@ -1,0 +1,213 @@
+"""The worker's one OpenSearch adapter: one ``_mget`` to read, one ``_bulk`` to write.
+
+Responses are decoded here with module-level msgspec decoders; stored ``_source`` stays
+:class:`msgspec.Raw` (big payloads are never parsed into Python objects). Failures are
+classified into :mod:`shared.errors` so the worker decides on ``retriable``/``dead_letter``:
+
+- whole request: connection error, timeout, 429, 5xx -> :class:`StoreUnavailable`;
+  any other status -> :class:`StoreFailure` (fatal: wrong index, credentials, ...);
+- per bulk item: 409 -> conflict (re-read and re-plan); 429/5xx -> :class:`StoreUnavailable`
+  after the whole response was read; other 4xx -> :class:`DocumentRejected` for that id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import msgspec
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+from ingest.decode import REJECTED
+from ingest.merge import from_source
+from ingest.plan import Action, Stored, bulk_body
+from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
+from shared.index import ensure_index
+from shared.opensearch import MsgspecSerializer, make_client
+from shared.settings import OpenSearchSettings
+
+
+class StoreFailure(HeimdallError):
+    """OpenSearch refused a whole request for a reason waiting will not fix (fatal)."""
+
+
+class _RawSerializer(MsgspecSerializer):
+    """Sends bytes as they are and hands response bodies back undecoded."""
+
+    def dumps(self, data: Any) -> str:
+        if isinstance(data, bytes):
+            return data  # type: ignore[return-value]  # the transport accepts bytes
+        return super().dumps(data)
+
+    def loads(self, s: str) -> Any:
+        return s
+
+
+class _MgetDoc(msgspec.Struct):
+    id: str = msgspec.field(name="_id")
+    found: bool = False
+    seq_no: int | None = msgspec.field(name="_seq_no", default=None)
+    primary_term: int | None = msgspec.field(name="_primary_term", default=None)
+    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw())
+    error: msgspec.Raw = msgspec.Raw()
+
+
+class _Mget(msgspec.Struct):
+    docs: list[_MgetDoc]
+
+
+class _ItemError(msgspec.Struct):
+    type: str = ""
+    reason: str | None = None
+
+
+class _Item(msgspec.Struct):
+    id: str = msgspec.field(name="_id")
+    status: int = 0
+    error: _ItemError | None = None
+
+
+class _Bulk(msgspec.Struct):
+    errors: bool
+    items: list[dict[str, _Item]]
+
+
+_MGET: Final = msgspec.json.Decoder(_Mget)
+_BULK: Final = msgspec.json.Decoder(_Bulk)
+_ENCODER: Final = msgspec.json.Encoder()
+_HEADERS: Final = {"content-type": "application/json"}
+_NDJSON: Final = {"content-type": "application/x-ndjson"}
+
+
+class WriteResult(msgspec.Struct, kw_only=True):
+    written: list[str]
+    #: Ids whose guarded write lost a race (409): re-read and re-plan them.
+    conflicts: list[str]
+    #: Ids OpenSearch refused permanently.
+    rejected: dict[str, DocumentRejected]
+    seconds: float
+
+
+def _where(op: str, alias: str) -> str:
+    return f"OpenSearch {op} on {alias}"
+
+
+def _classify(exc: TransportError, where: str) -> HeimdallError:
+    status = exc.status_code
+    if isinstance(exc, OSConnectionError) or not isinstance(status, int):
+        return StoreUnavailable(f"{where}: {type(exc).__name__}: {exc.info or exc.error}")
+    if status == 429 or status >= 500:
+        return StoreUnavailable(f"{where}: HTTP {status} {exc.error}")
+    return StoreFailure(f"{where}: HTTP {status} {exc.error}")
+
+
+class Store:
+    """Reads and writes log documents through the index alias."""
+
+    def __init__(self, settings: OpenSearchSettings, client: AsyncOpenSearch | None = None):
+        self.settings = settings
+        self.alias = settings.index_alias
+        self._client = client or make_client(settings, serializer=_RawSerializer())
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def ensure_index(self, *, shards: int, replicas: int, refresh_interval: str) -> str:
+        """Create the versioned index and alias unless present (idempotent)."""
+        client = make_client(self.settings)
+        try:
+            return await ensure_index(
+                client,
+                self.alias,
+                shards=shards,
+                replicas=replicas,
+                refresh_interval=refresh_interval,
+            )
+        except TransportError as exc:
+            raise _classify(exc, _where("index creation", self.alias)) from exc
+        finally:
+            await client.close()
+
+    async def _request(self, op: str, path: str, body: bytes, headers: dict[str, str]) -> str:
+        try:
+            data = await self._client.transport.perform_request(
+                "POST", f"/{self.alias}/{path}", body=body, headers=headers
+            )
+        except TransportError as exc:
+            raise _classify(exc, _where(op, self.alias)) from exc
+        if not isinstance(data, str):
+            raise StoreUnavailable(f"{_where(op, self.alias)}: empty response")
+        return data
+
+    async def fetch(self, ids: Iterable[str]) -> dict[str, Stored]:
+        """The stored documents of ``ids`` (absent ids are left out): one ``_mget``."""
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        body = _ENCODER.encode({"ids": wanted})
+        response = _MGET.decode(await self._request("_mget", "_mget", body, _HEADERS))
+        found: dict[str, Stored] = {}
+        for doc in response.docs:
+            if doc.error:
+                raise StoreUnavailable(
+                    f"{_where('_mget', self.alias)}: {doc.id}: {bytes(doc.error).decode()}"
+                )
+            if doc.found and doc.seq_no is not None and doc.primary_term is not None:
+                found[doc.id] = Stored(
+                    state=from_source(doc.id, doc.source),
+                    seq_no=doc.seq_no,
+                    primary_term=doc.primary_term,
+                )
+        return found
+
+    async def write(self, actions: Sequence[Action]) -> WriteResult:
+        """Apply ``actions`` with one ``_bulk`` (no refresh) and classify every item.
+
+        Raises :class:`StoreUnavailable` if the request or any item failed transiently (the
+        caller retries the whole batch: writes are idempotent, so items that did succeed
+        are found unchanged next time).
+        """
+        if not actions:
+            return WriteResult(written=[], conflicts=[], rejected={}, seconds=0.0)
+        started = time.perf_counter()
+        text = await self._request("_bulk", "_bulk", bulk_body(actions), _NDJSON)
+        seconds = time.perf_counter() - started
+        response = _BULK.decode(text)
+        written: list[str] = []
+        conflicts: list[str] = []
+        rejected: dict[str, DocumentRejected] = {}
+        transient: list[str] = []
+        for entry in response.items:
+            for item in entry.values():
+                if 200 <= item.status < 300:
+                    written.append(item.id)
+                elif item.status == 409:
+                    conflicts.append(item.id)
+                elif item.status == 429 or item.status >= 500:
+                    transient.append(f"{item.id}: HTTP {item.status} {_describe(item)}")
+                else:
+                    rejected[item.id] = DocumentRejected(
+                        REJECTED, f"OpenSearch HTTP {item.status}: {_describe(item)}"
+                    )
+        if transient:
+            raise StoreUnavailable(
+                f"{_where('_bulk', self.alias)}: {len(transient)} item(s) failed, "
+                f"first: {transient[0]}"
+            )
+        return WriteResult(written=written, conflicts=conflicts, rejected=rejected, seconds=seconds)
+
+    async def refresh(self) -> None:
+        """Make recent writes searchable (tests and benchmarks only)."""
+        try:
+            await self._client.transport.perform_request("POST", f"/{self.alias}/_refresh")
+        except TransportError as exc:
+            raise _classify(exc, _where("_refresh", self.alias)) from exc
+
+
+def _describe(item: _Item) -> str:
+    if item.error is None:
+        return "no error detail"
+    return f"{item.error.type}: {item.error.reason or ''}".strip()

@@ -1,0 +1,456 @@
+"""The ingest worker: Kafka batches -> merged documents -> one bulk write -> commit.
+
+Per batch (``getmany``, at most ``max_batch`` records):
+
+1. decode every record; a :class:`BadEvent` goes to the dead-letter list;
+2. read the batch's ids (one ``_mget``), plan (:func:`ingest.plan.plan`), write (one
+   ``_bulk``); ids refused with 409 are re-read and re-planned until none is left;
+   ids OpenSearch rejects permanently go to the dead-letter list with all their records;
+3. send the dead-letter list (acks=all, idempotent) and wait for every acknowledgement;
+4. commit ``last offset + 1`` for every partition of the batch.
+
+So an offset is committed only once everything before it is durably written or parked.
+While OpenSearch (or Kafka, for the dead-letter topic) fails transiently, the worker pauses
+every assigned partition, backs off exponentially with jitter, keeps polling (with everything
+paused) so the group keeps it as a member, and retries the same batch; it never skips one.
+Memory stays bounded by one batch (``max_batch``, ``fetch_max_bytes``).
+
+Rebalance: on revoke, the listener waits (at most ``rebalance_timeout_seconds``) for the
+in-flight batch, which commits as its last step; if it does not finish in time, the batch
+will not commit the revoked partitions (their records are redelivered to the new owner, and
+re-applying them is a no-op thanks to the idempotent merge).
+
+Stop (SIGTERM/SIGINT): no new batch is fetched, the current one is finished and committed
+(if OpenSearch is down at that moment it is abandoned uncommitted, to be redelivered), then
+the consumer, producer and OpenSearch client are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Final, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from ingest.decode import LogEvent, decode_event
+from ingest.kafka import TP, CommitRefused, Consumer, Header, KafkaFailure, Producer, Record, where
+from ingest.metrics import Metrics
+from ingest.plan import plan
+from ingest.settings import WorkerSettings
+from ingest.store import Store
+from shared.errors import BadEvent, DocumentRejected, HeimdallError, StoreUnavailable
+
+log = logging.getLogger("heimdall.ingest")
+
+T = TypeVar("T")
+
+REASON_HEADER: Final = "x-heimdall-reason"
+DETAIL_HEADER: Final = "x-heimdall-detail"
+TOPIC_HEADER: Final = "x-heimdall-source-topic"
+PARTITION_HEADER: Final = "x-heimdall-source-partition"
+OFFSET_HEADER: Final = "x-heimdall-source-offset"
+_MAX_DETAIL: Final = 2000
+
+
+class DeadLetterUnavailable(HeimdallError):
+    """The dead-letter topic could not be written (Kafka failing); retried like OpenSearch."""
+
+    retriable = True
+
+
+class _Abandoned(Exception):
+    """Stop was requested while the current batch could not be written."""
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    record: Record
+    reason: str
+    detail: str
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[Header]:
+    r = letter.record
+    return [
+        (REASON_HEADER, letter.reason.encode()),
+        (DETAIL_HEADER, letter.detail[:_MAX_DETAIL].encode()),
+        (TOPIC_HEADER, r.topic.encode()),
+        (PARTITION_HEADER, str(r.partition).encode()),
+        (OFFSET_HEADER, str(r.offset).encode()),
+    ]
+
+
+class Decoded(msgspec.Struct):
+    """A batch after decoding: good events by id (with their records) and bad records."""
+
+    events: dict[str, list[LogEvent]]
+    records: dict[str, list[Record]]
+    dead: list[DeadLetter]
+
+
+def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
+    decoded = Decoded(events={}, records={}, dead=[])
+    for record in records:
+        try:
+            event = decode_event(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
+        except BadEvent as exc:
+            decoded.dead.append(DeadLetter(record, exc.reason, f"{where(record)}: {exc.detail}"))
+            continue
+        decoded.events.setdefault(event.id, []).append(event)
+        decoded.records.setdefault(event.id, []).append(record)
+    return decoded
+
+
+def next_offsets(batch: Mapping[TP, list[Record]]) -> dict[TP, int]:
+    return {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with "equal jitter": between half and all of the capped delay."""
+    capped = min(maximum, initial * 2.0 ** min(attempt, 30))
+    return capped / 2 + random.uniform(0, capped / 2)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        store: Store | None = None,
+        consumer: Consumer | None = None,
+        producer: Producer | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self.consumer = consumer or Consumer(settings)
+        self.producer = producer or Producer(settings)
+        self.metrics = metrics or Metrics()
+        #: Offsets this worker committed (next offset to read), per partition.
+        self.committed: dict[TP, int] = {}
+        self.http_port: int | None = None
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._running = False
+        self._paused = False
+        self._failing: str | None = None
+        self._revoked_in_flight: set[TP] = set()
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to finish its current batch and exit (signal-handler safe)."""
+        if not self._stopping.is_set():
+            log.info("stop requested: draining the current batch")
+        self._stopping.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def consumer_assigned(self) -> bool:
+        """Running with at least one partition assigned."""
+        return self._running and bool(self.consumer.assignment())
+
+    async def run(self) -> None:
+        """Run until :meth:`stop`; raises on fatal errors (bad configuration, ...)."""
+        s = self.settings
+        await self._start_http()
+        try:
+            index = await self._retrying(
+                "create index",
+                lambda: self.store.ensure_index(
+                    shards=s.index_shards,
+                    replicas=s.index_replicas,
+                    refresh_interval=s.index_refresh_interval,
+                ),
+            )
+            log.info("index ready", extra={"alias": s.index_alias, "index": index})
+            await self._retrying("start dead-letter producer", self.producer.start)
+            await self._retrying(
+                "join consumer group",
+                lambda: self.consumer.start(self._on_revoked, self._on_assigned),
+            )
+            self._running = True
+            log.info(
+                "consuming",
+                extra={"topic": s.topic, "group": s.consumer_group, "dlq": s.dlq_topic},
+            )
+            await self._loop()
+        except _Abandoned:
+            pass
+        finally:
+            self._running = False
+            await self._shutdown()
+
+    async def _loop(self) -> None:
+        s = self.settings
+        while not self._stopping.is_set():
+            batch = await self._retrying(
+                "poll",
+                lambda: self.consumer.getmany(
+                    timeout_ms=s.poll_timeout_ms, max_records=s.max_batch
+                ),
+            )
+            if batch:
+                await self._process(batch)
+
+    async def _shutdown(self) -> None:
+        for name, closer in (
+            ("consumer", self.consumer.stop),
+            ("producer", self.producer.stop),
+            ("opensearch client", self.store.close),
+        ):
+            try:
+                await closer()
+            except Exception:
+                log.exception("closing the %s failed", name)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        log.info("stopped", extra={"committed": {str(tp): o for tp, o in self.committed.items()}})
+
+    # -- one batch ---------------------------------------------------------------------
+
+    async def _process(self, batch: dict[TP, list[Record]]) -> None:
+        self._idle.clear()
+        self._revoked_in_flight = set()
+        try:
+            records = [record for records in batch.values() for record in records]
+            self.metrics.consumed.inc(len(records))
+            decoded = decode_batch(records, self.settings.max_event_bytes)
+            try:
+                rejected = await self._retrying("index batch", lambda: self._index(decoded.events))
+            except _Abandoned:
+                log.warning(
+                    "batch abandoned at stop, uncommitted (it will be redelivered)",
+                    extra={"first": [f"{tp}@{r[0].offset}" for tp, r in batch.items() if r]},
+                )
+                raise
+            dead = list(decoded.dead)
+            for doc_id, exc in rejected.items():
+                dead.extend(
+                    DeadLetter(r, exc.reason, f"{where(r)}: {exc.detail}")
+                    for r in decoded.records[doc_id]
+                )
+            if dead:
+                await self._retrying("dead-letter", lambda: self._dead_letter(dead))
+            await self._commit(next_offsets(batch))
+        finally:
+            self._idle.set()
+
+    async def _index(self, events: dict[str, list[LogEvent]]) -> dict[str, DocumentRejected]:
+        """Bring every id to its merged state; return the ids OpenSearch rejected."""
+        pending = events
+        rejected: dict[str, DocumentRejected] = {}
+        while pending:
+            stored = await self.store.fetch(pending)
+            todo = plan(pending, stored)
+            self.metrics.skipped_unchanged.inc(len(todo.unchanged))
+            if not todo.actions:
+                break
+            result = await self.store.write(todo.actions)
+            self.metrics.bulk_latency.observe(result.seconds)
+            self.metrics.indexed.inc(len(result.written))
+            self.metrics.conflicts.inc(len(result.conflicts))
+            rejected.update(result.rejected)
+            if result.conflicts:
+                log.info("version conflicts, re-merging", extra={"ids": len(result.conflicts)})
+            pending = {doc_id: events[doc_id] for doc_id in result.conflicts}
+        return rejected
+
+    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
+        """Send every dead letter; on failure only the unsent ones are retried."""
+        pending = sorted(dead, key=lambda d: (d.record.partition, d.record.offset))
+        results = await self.producer.send_all(
+            self.settings.dlq_topic,
+            [(d.record.key, d.record.value, dead_letter_headers(d)) for d in pending],
+        )
+        failed = [d for d, error in zip(pending, results, strict=True) if error is not None]
+        for d, error in zip(pending, results, strict=True):
+            if error is None:
+                self.metrics.dead_lettered.labels(reason=d.reason).inc()
+                log.warning("dead-lettered", extra={"reason": d.reason, "detail": d.detail[:300]})
+        if failed:
+            dead[:] = failed
+            first = next(error for error in results if error is not None)
+            raise DeadLetterUnavailable(
+                f"{len(failed)} dead letter(s) to {self.settings.dlq_topic} failed: {first!r}"
+            )
+
+    async def _commit(self, offsets: dict[TP, int]) -> None:
+        assigned = self.consumer.assignment()
+        skipped = {tp for tp in offsets if tp not in assigned or tp in self._revoked_in_flight}
+        if skipped:
+            log.warning(
+                "not committing revoked partitions (they will be redelivered)",
+                extra={"partitions": sorted(map(str, skipped))},
+            )
+        offsets = {tp: o for tp, o in offsets.items() if tp not in skipped}
+        if not offsets:
+            return
+        try:
+            await self._retrying("commit", lambda: self.consumer.commit(offsets))
+        except CommitRefused as exc:
+            log.warning(
+                "commit refused after a rebalance (records will be redelivered)",
+                extra={"error": repr(exc)},
+            )
+            return
+        self.committed.update(offsets)
+        for tp, offset in offsets.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(highwater - offset, 0)
+                )
+
+    # -- retry, pause, resume ----------------------------------------------------------
+
+    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run ``operation`` until it succeeds, pausing consumption while it fails
+        transiently. Raises :class:`_Abandoned` if stop is requested meanwhile."""
+        attempt = 0
+        while True:
+            try:
+                result = await operation()
+            except HeimdallError as exc:
+                if not exc.retriable:
+                    raise
+                error: BaseException = exc
+            except KafkaFailure as exc:
+                if isinstance(exc, CommitRefused):
+                    raise
+                error = exc
+            else:
+                if attempt:
+                    self._resume(what)
+                return result
+            await self._back_off(what, error, attempt)
+            attempt += 1
+
+    async def _back_off(self, what: str, error: BaseException, attempt: int) -> None:
+        s = self.settings
+        delay = backoff_delay(attempt, s.backoff_initial_seconds, s.backoff_max_seconds)
+        self._failing = f"{what}: {error}"
+        self.metrics.retries.inc()
+        if isinstance(error, StoreUnavailable):
+            self._failing = f"OpenSearch unavailable: {error}"
+        log.warning(
+            "%s failed, retrying",
+            what,
+            extra={"error": str(error), "attempt": attempt + 1, "retry_in_s": round(delay, 3)},
+        )
+        if not self._paused and self._running:
+            self._paused = True
+            self.metrics.paused.set(1)
+            log.warning("consumption paused", extra={"partitions": self._assigned_names()})
+        deadline = time.monotonic() + delay
+        while True:
+            if self._stopping.is_set():
+                raise _Abandoned(what)
+            if self._running:
+                await self._poll_paused()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=min(remaining, 1.0))
+
+    async def _poll_paused(self) -> None:
+        """Poll with every partition paused so the group keeps this member; a record that
+        slips through (a partition assigned meanwhile) is rewound, never skipped."""
+        self.consumer.pause(self.consumer.assignment())
+        stray = await self.consumer.getmany(timeout_ms=0, max_records=self.settings.max_batch)
+        for tp, records in stray.items():
+            if records:
+                self.consumer.seek(tp, records[0].offset)
+
+    def _resume(self, what: str) -> None:
+        self._failing = None
+        if self._paused:
+            self._paused = False
+            self.metrics.paused.set(0)
+            self.consumer.resume(self.consumer.assignment())
+            log.info("consumption resumed", extra={"after": what})
+
+    def _assigned_names(self) -> list[str]:
+        return sorted(map(str, self.consumer.assignment()))
+
+    # -- rebalance ---------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: set[TP]) -> None:
+        if not revoked:
+            return
+        if not self._idle.is_set():
+            log.info(
+                "partitions revoked: waiting for the in-flight batch",
+                extra={"partitions": sorted(map(str, revoked))},
+            )
+            try:
+                await asyncio.wait_for(
+                    self._idle.wait(), timeout=self.settings.rebalance_timeout_seconds
+                )
+            except TimeoutError:
+                self._revoked_in_flight |= revoked
+                log.warning(
+                    "in-flight batch not done in time; its revoked partitions stay uncommitted",
+                    extra={"partitions": sorted(map(str, revoked))},
+                )
+        for tp in revoked:
+            self.committed.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+
+    async def _on_assigned(self, assigned: set[TP]) -> None:
+        log.info("partitions assigned", extra={"partitions": sorted(map(str, assigned))})
+        if self._paused:
+            # Newly assigned partitions start unpaused: keep everything paused while failing.
+            self.consumer.pause(assigned)
+
+    # -- health and metrics ------------------------------------------------------------
+
+    def health(self) -> tuple[bool, str]:
+        if not self._running:
+            return False, "starting" if not self._stopping.is_set() else "stopping"
+        if self._failing:
+            return False, self._failing
+        if not self.consumer.assignment():
+            return False, "no partitions assigned"
+        return True, "ok"
+
+    async def _start_http(self) -> None:
+        app = web.Application()
+        app.router.add_get("/health", self._health_handler)
+        app.router.add_get("/metrics", self._metrics_handler)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.worker_host, self.settings.worker_port)
+        await site.start()
+        for address in self._runner.addresses:
+            self.http_port = int(address[1])
+            break
+        log.info(
+            "http listening", extra={"host": self.settings.worker_host, "port": self.http_port}
+        )
+
+    async def _health_handler(self, request: web.Request) -> web.Response:
+        ok, reason = self.health()
+        body = {"status": "ok"} if ok else {"status": "unavailable", "reason": reason}
+        return web.Response(
+            body=msgspec.json.encode(body),
+            status=200 if ok else 503,
+            content_type="application/json",
+        )
+
+    async def _metrics_handler(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.metrics.render(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )

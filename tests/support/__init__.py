@@ -1,0 +1,1 @@
+"""Helpers for tests (proxies, fakes, builders)."""

@@ -1,0 +1,324 @@
+"""The worker's batch cycle against fakes of its own adapters (consumer, producer, store):
+dead letters and their headers, commit after write, pause/backoff/resume, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
+
+import pytest
+
+from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
+from ingest.kafka import TP, Consumer, Header, Producer, Record
+from ingest.merge import from_source, to_source
+from ingest.plan import Action, Stored
+from ingest.settings import WorkerSettings
+from ingest.store import Store, WriteResult
+from ingest.worker import OFFSET_HEADER, REASON_HEADER, Worker, backoff_delay
+from shared.errors import DocumentRejected, StoreUnavailable
+
+TOPIC = "logs"
+
+
+@dataclass(frozen=True)
+class FakeRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+class FakeConsumer:
+    def __init__(self, batches: list[dict[TP, list[Record]]], worker: Callable[[], Worker]):
+        self.batches = batches
+        self.worker = worker
+        self.assigned = {TP(TOPIC, 0), TP(TOPIC, 1)}
+        self.paused: set[TP] = set()
+        self.commits: list[dict[TP, int]] = []
+        self.polls_while_paused = 0
+
+    async def start(self, on_revoked: object, on_assigned: object) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TP, list[Record]]:
+        await asyncio.sleep(0)
+        if self.paused:
+            self.polls_while_paused += 1
+            return {}
+        if self.batches:
+            return self.batches.pop(0)
+        self.worker().stop()
+        return {}
+
+    def assignment(self) -> set[TP]:
+        return set(self.assigned)
+
+    def pause(self, tps: set[TP]) -> None:
+        self.paused |= set(tps)
+
+    def resume(self, tps: set[TP]) -> None:
+        self.paused -= set(tps)
+
+    def seek(self, tp: TP, offset: int) -> None:
+        raise AssertionError("nothing should slip through a pause here")
+
+    async def commit(self, offsets: dict[TP, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def highwater(self, tp: TP) -> int | None:
+        return 10
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None, dict[str, bytes]]] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send_all(
+        self, topic: str, messages: list[tuple[bytes | None, bytes | None, list[Header]]]
+    ) -> list[BaseException | None]:
+        self.sent.extend((topic, k, v, dict(h)) for k, v, h in messages)
+        return [None] * len(messages)
+
+
+class FakeStore:
+    def __init__(self, failures: int = 0, reject: frozenset[str] = frozenset()) -> None:
+        self.docs: dict[str, tuple[bytes, int]] = {}
+        self.failures = failures
+        self.reject = reject
+        self.writes = 0
+        self.on_write: Callable[[], Awaitable[None]] | None = None
+
+    async def ensure_index(self, **_: object) -> str:
+        return "logs-v1"
+
+    async def close(self) -> None:
+        pass
+
+    async def fetch(self, ids: object) -> dict[str, Stored]:
+        return {
+            i: Stored(state=from_source(i, src), seq_no=seq, primary_term=1)
+            for i in cast(dict[str, object], ids)
+            if i in self.docs
+            for src, seq in [self.docs[i]]
+        }
+
+    async def write(self, actions: list[Action]) -> WriteResult:
+        if self.on_write:
+            await self.on_write()
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("OpenSearch _bulk: connection refused")
+        self.writes += 1
+        rejected = {}
+        written = []
+        for a in actions:
+            if a.id in self.reject:
+                rejected[a.id] = DocumentRejected(REJECTED, "mapper_parsing_exception")
+                continue
+            self.docs[a.id] = (a.source, self.docs.get(a.id, (b"", -1))[1] + 1)
+            written.append(a.id)
+        return WriteResult(written=written, conflicts=[], rejected=rejected, seconds=0.001)
+
+
+def settings(**overrides: object) -> WorkerSettings:
+    base: dict[str, object] = {
+        "topic": TOPIC,
+        "worker_port": 0,
+        "max_event_bytes": 200,
+        "backoff_initial_seconds": 0.01,
+        "backoff_max_seconds": 0.02,
+    }
+    base.update(overrides)
+    return WorkerSettings(**base)  # type: ignore[arg-type]
+
+
+def rec(partition: int, offset: int, value: bytes | None, ts: int = 1000) -> Record:
+    return FakeRecord(TOPIC, partition, offset, ts, b"k", value)
+
+
+def build(
+    batches: list[dict[TP, list[Record]]], store: FakeStore
+) -> tuple[Worker, FakeConsumer, FakeProducer]:
+    holder: list[Worker] = []
+    consumer = FakeConsumer(batches, lambda: holder[0])
+    producer = FakeProducer()
+    worker = Worker(
+        settings(),
+        store=cast(Store, store),
+        consumer=cast(Consumer, consumer),
+        producer=cast(Producer, producer),
+    )
+    holder.append(worker)
+    return worker, consumer, producer
+
+
+GOOD_A = b'{"id":"a","status":"processing","model":"m"}'
+FINISH_A = b'{"id":"a","status":"success","latency":3}'
+GOOD_B = b'{"id":"b","status":"error"}'
+REJECTED_C = b'{"id":"c","status":"success"}'
+
+
+async def test_batch_indexes_good_dead_letters_bad_then_commits() -> None:
+    batch: dict[TP, list[Record]] = {
+        TP(TOPIC, 0): [rec(0, 5, GOOD_A), rec(0, 6, b"{not json"), rec(0, 7, FINISH_A, 2000)],
+        TP(TOPIC, 1): [
+            rec(1, 0, b'{"id":""}'),
+            rec(1, 1, GOOD_B),
+            rec(1, 2, b'{"id":"x","model":"' + b"m" * 300 + b'"}'),
+            rec(1, 3, REJECTED_C),
+            rec(1, 4, None),
+        ],
+    }
+    store = FakeStore(reject=frozenset({"c"}))
+    worker, consumer, producer = build([batch], store)
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert sorted(store.docs) == ["a", "b"]
+    assert b'"status":"success"' in store.docs["a"][0]
+    assert store.writes == 1
+    reasons = [(h[OFFSET_HEADER], h[REASON_HEADER]) for _, _, _, h in producer.sent]
+    assert reasons == [
+        (b"6", UNDECODABLE.encode()),
+        (b"0", MISSING_ID.encode()),
+        (b"2", TOO_LARGE.encode()),
+        (b"3", REJECTED.encode()),
+        (b"4", UNDECODABLE.encode()),
+    ]
+    topic, key, value, headers = producer.sent[0]
+    assert (topic, key, value) == ("bifrost.logs.dlq", b"k", b"{not json")
+    assert headers["x-heimdall-source-topic"] == TOPIC.encode()
+    assert headers["x-heimdall-source-partition"] == b"0"
+    assert b"logs[0]@6" in headers["x-heimdall-detail"]
+    assert consumer.commits == [{TP(TOPIC, 0): 8, TP(TOPIC, 1): 5}]
+    assert worker.metrics.value("heimdall_ingest_consumed_total") == 8
+    assert worker.metrics.value("heimdall_ingest_indexed_total") == 2
+    assert worker.metrics.value("heimdall_ingest_dead_lettered_total", reason="rejected") == 1
+
+
+async def test_store_outage_pauses_retries_and_commits_only_after_the_write() -> None:
+    store = FakeStore(failures=3)
+    seen: list[tuple[bool, int, bool]] = []
+    batches: list[dict[TP, list[Record]]] = [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}]
+    worker, consumer, _ = build(batches, store)
+
+    async def observe() -> None:
+        ok, _reason = worker.health()
+        seen.append((worker.paused, len(consumer.commits), ok))
+
+    store.on_write = observe
+    await asyncio.wait_for(worker.run(), 10)
+
+    # 3 failed attempts + 1 success; from the 2nd attempt on the worker is paused,
+    # unhealthy, and nothing is committed.
+    assert seen[0] == (False, 0, True)
+    assert seen[1:] == [(True, 0, False)] * 3
+    assert consumer.polls_while_paused >= 3
+    assert consumer.commits == [{TP(TOPIC, 0): 1}]
+    assert not worker.paused
+    assert consumer.paused == set()
+    assert worker.metrics.value("heimdall_ingest_retries_total") == 3
+    assert "a" in store.docs
+
+
+async def test_redelivered_batch_writes_nothing() -> None:
+    batch: dict[TP, list[Record]] = {TP(TOPIC, 0): [rec(0, 0, GOOD_A), rec(0, 1, FINISH_A, 2)]}
+    store = FakeStore()
+    worker, consumer, _ = build([batch, batch], store)
+    await asyncio.wait_for(worker.run(), 10)
+    assert store.writes == 1
+    assert worker.metrics.value("heimdall_ingest_skipped_unchanged_total") == 1
+    assert consumer.commits == [{TP(TOPIC, 0): 2}, {TP(TOPIC, 0): 2}]
+
+
+async def test_stop_while_store_is_down_abandons_the_batch_uncommitted() -> None:
+    store = FakeStore(failures=1_000_000)
+    worker, consumer, _ = build([{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}], store)
+    failing = asyncio.Event()
+
+    async def on_write() -> None:
+        if store.failures < 999_990:
+            failing.set()
+
+    store.on_write = on_write
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(failing.wait(), 10)
+    worker.stop()
+    await asyncio.wait_for(task, 10)
+    assert consumer.commits == []
+    assert store.docs == {}
+
+
+def test_source_of_fake_writes_is_canonical() -> None:
+    # Guard for the fakes above: what they store is what the real store would write.
+    state = from_source("a", to_source(from_source("a", b'{"id":"a","model":"m"}')))
+    assert to_source(state) == to_source(from_source("a", to_source(state)))
+
+
+@pytest.mark.parametrize("attempt", [0, 1, 5, 50])
+def test_backoff_is_capped_and_jittered(attempt: int) -> None:
+    delays = {backoff_delay(attempt, 0.5, 30.0) for _ in range(20)}
+    capped = min(30.0, 0.5 * 2**attempt)
+    assert all(capped / 2 <= d <= capped for d in delays)
+    assert len(delays) > 1
+
+
+async def _revoke_during_write(rebalance_timeout: float) -> tuple[FakeConsumer, list[str]]:
+    store = FakeStore()
+    release = asyncio.Event()
+    writing = asyncio.Event()
+    order: list[str] = []
+
+    async def slow_write() -> None:
+        writing.set()
+        await release.wait()
+
+    store.on_write = slow_write
+    holder: list[Worker] = []
+    consumer = FakeConsumer([{TP(TOPIC, 0): [rec(0, 3, GOOD_A)]}], lambda: holder[0])
+    worker = Worker(
+        settings(rebalance_timeout_seconds=rebalance_timeout),
+        store=cast(Store, store),
+        consumer=cast(Consumer, consumer),
+        producer=cast(Producer, FakeProducer()),
+    )
+    holder.append(worker)
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(writing.wait(), 10)
+
+    async def revoke() -> None:
+        await worker._on_revoked({TP(TOPIC, 0)})
+        order.append(f"revoked after {len(consumer.commits)} commit(s)")
+        consumer.assigned.discard(TP(TOPIC, 0))
+
+    revoking = asyncio.create_task(revoke())
+    await asyncio.sleep(0.1)
+    order.append("write released")
+    release.set()
+    await asyncio.wait_for(revoking, 10)
+    await asyncio.wait_for(task, 10)
+    return consumer, order
+
+
+async def test_revoke_waits_for_the_in_flight_batch_to_commit() -> None:
+    consumer, order = await _revoke_during_write(rebalance_timeout=10)
+    assert order == ["write released", "revoked after 1 commit(s)"]
+    assert consumer.commits == [{TP(TOPIC, 0): 4}]
+
+
+async def test_revoke_timeout_leaves_the_revoked_partition_uncommitted() -> None:
+    consumer, order = await _revoke_during_write(rebalance_timeout=0.01)
+    assert order == ["revoked after 0 commit(s)", "write released"]
+    assert consumer.commits == []
