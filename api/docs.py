@@ -1,0 +1,127 @@
+"""Typed shapes of the API's responses, for the generated OpenAPI document.
+
+At runtime the handlers pass the stored ``_source`` through untouched (see :mod:`api.app`);
+these Structs describe the same JSON with the contract's names and types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from api.query import Stats
+from shared.schema import BifrostError
+
+DocStatus = Literal["processing", "success", "error", "cancelled"]
+Object = dict[str, Any]
+
+
+class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A log in a ``GET /api/logs`` page: every field except the heavy payloads
+    (see ``shared.schema.HEAVY_FIELDS``)."""
+
+    id: str | UnsetType = UNSET
+    parent_request_id: str | UnsetType = UNSET
+    provider: str | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    status: DocStatus | UnsetType = UNSET
+    object: str | UnsetType = UNSET
+    timestamp: datetime | UnsetType = UNSET
+    created_at: datetime | UnsetType = UNSET
+    number_of_retries: int | UnsetType = UNSET
+    fallback_index: int | UnsetType = UNSET
+    latency: float | UnsetType = UNSET
+    cost: float | UnsetType = UNSET
+    selected_key_id: str | UnsetType = UNSET
+    selected_key_name: str | UnsetType = UNSET
+    virtual_key_id: str | UnsetType = UNSET
+    virtual_key_name: str | UnsetType | None = UNSET
+    routing_engines_used: list[str] | UnsetType | None = UNSET
+    routing_rule_id: str | UnsetType | None = UNSET
+    routing_rule_name: str | UnsetType | None = UNSET
+    stream: bool | UnsetType = UNSET
+    is_large_payload_request: bool | UnsetType = UNSET
+    is_large_payload_response: bool | UnsetType = UNSET
+    token_usage: Object | UnsetType = UNSET
+    error_details: BifrostError | UnsetType = UNSET
+    metadata: Object | UnsetType = UNSET
+    selected_key: Object | UnsetType = UNSET
+    virtual_key: Object | UnsetType = UNSET
+
+
+class LogEntryDoc(LogListItem, kw_only=True, omit_defaults=True):
+    """One log with every field as ingested (``GET /api/logs/{id}``)."""
+
+    raw_request: str | UnsetType = UNSET
+    raw_response: str | UnsetType = UNSET
+    passthrough_request_body: str | UnsetType = UNSET
+    passthrough_response_body: str | UnsetType = UNSET
+    input_history: list[Object] | UnsetType = UNSET
+    responses_input_history: list[Object] | UnsetType = UNSET
+    output_message: Object | UnsetType = UNSET
+    responses_output: list[Object] | UnsetType = UNSET
+    embedding_output: list[list[float]] | UnsetType = UNSET
+    params: Object | UnsetType = UNSET
+    tools: list[Object] | UnsetType = UNSET
+    tool_calls: list[Object] | UnsetType = UNSET
+    speech_input: Object | UnsetType = UNSET
+    transcription_input: Object | UnsetType = UNSET
+    image_generation_input: Object | UnsetType = UNSET
+    speech_output: Object | UnsetType = UNSET
+    transcription_output: Object | UnsetType = UNSET
+    image_generation_output: Object | UnsetType = UNSET
+    cache_debug: Object | UnsetType = UNSET
+    routing_engine_logs: Object | UnsetType = UNSET
+    rerank_output: Object | UnsetType = UNSET
+    video_generation_input: Object | UnsetType = UNSET
+    video_generation_output: Object | UnsetType = UNSET
+    video_retrieve_output: Object | UnsetType = UNSET
+    video_list_output: Object | UnsetType = UNSET
+    video_delete_output: Object | UnsetType = UNSET
+    video_download_output: Object | UnsetType = UNSET
+    list_models_output: Object | UnsetType = UNSET
+
+
+class Pagination(msgspec.Struct, kw_only=True):
+    """Bifrost's own pagination block (same values as the contract's top-level keys)."""
+
+    limit: int
+    offset: int
+    sort_by: str
+    order: str
+    total_count: int
+
+
+class LogsResponse(msgspec.Struct, kw_only=True):
+    """``GET /api/logs``: the contract's ``logs/total/offset/limit`` plus Bifrost's
+    ``pagination/stats/has_logs`` plus ``next_cursor`` (null on the last page)."""
+
+    logs: list[LogListItem]
+    total: int
+    offset: int
+    limit: int
+    pagination: Pagination
+    stats: Stats
+    has_logs: bool
+    next_cursor: str | None
+
+
+class LogsBody(msgspec.Struct, kw_only=True):
+    """What is actually encoded: :class:`LogsResponse` with each log passed through."""
+
+    logs: list[msgspec.Raw]
+    total: int
+    offset: int
+    limit: int
+    pagination: Pagination
+    stats: Stats
+    has_logs: bool
+    next_cursor: str | None
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: Literal["ok", "unavailable"]
+    opensearch: Literal["reachable", "unreachable"]

@@ -1,0 +1,229 @@
+""":class:`api.params.LogQuery` -> OpenSearch search body, and search response -> page. Pure.
+
+- Filters go in ``bool.filter`` (no scoring: results are sorted by field).
+- ``content_search`` only ever becomes ``match`` (operator ``and``) and ``match_phrase`` on the
+  analysed ``search_text``: the input is analysed as literal text, never parsed as syntax.
+  Input with no searchable word (``*``, ``"``) adds no condition (``zero_terms_query: all``).
+- Sort: ``[{field: {order, missing: _last}}, {id: asc}]``: logs without the sort value come
+  last in both directions, ties are broken by the unique ``id``.
+- Stats and ``has_logs`` are aggregations of the same request.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from api.params import NANOS_MAX, Cursor, LogQuery, encode_cursor, fingerprint
+from shared.index import DERIVED_FIELDS, METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
+from shared.schema import HEAVY_FIELDS
+
+#: ``sort_by`` value -> indexed field.
+SORT_FIELDS: Final[dict[str, str]] = {
+    "timestamp": "timestamp",
+    "latency": "latency",
+    "tokens": TOTAL_TOKENS,
+    "cost": "cost",
+}
+TIEBREAKER: Final = "id"
+LIST_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS) + sorted(HEAVY_FIELDS)
+DETAIL_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS)
+#: Statuses Bifrost counts as completed for success_rate and the averages/sums.
+COMPLETED: Final = ("success", "error")
+_NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
+_MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
+
+
+def format_nanos(ns: int) -> str:
+    """Nanoseconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+
+
+def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | None:
+    """``timestamp`` bounds clamped to what ``date_nanos`` can hold (1970 .. 2262)."""
+    if (end_ns is not None and end_ns < 0) or (start_ns is not None and start_ns > NANOS_MAX):
+        return _MATCH_NONE
+    bounds: dict[str, Any] = {}
+    if start_ns is not None and start_ns > 0:
+        bounds["gte"] = format_nanos(start_ns)
+    if end_ns is not None and end_ns < NANOS_MAX:
+        bounds["lte"] = format_nanos(end_ns)
+    if not bounds:
+        return None
+    return {"range": {"timestamp": {**bounds, "format": _NANOS_FORMAT}}}
+
+
+def _range(field: str, low: float | None, high: float | None) -> dict[str, Any] | None:
+    bounds: dict[str, Any] = {}
+    if low is not None:
+        bounds["gte"] = low
+    if high is not None:
+        bounds["lte"] = high
+    return {"range": {field: bounds}} if bounds else None
+
+
+def content_clauses(words: str, phrases: tuple[str, ...]) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if words:
+        clauses.append(
+            {"match": {SEARCH_TEXT: {"query": words, "operator": "and", "zero_terms_query": "all"}}}
+        )
+    clauses.extend(
+        {"match_phrase": {SEARCH_TEXT: {"query": phrase, "zero_terms_query": "all"}}}
+        for phrase in phrases
+    )
+    return clauses
+
+
+MISSING_COST: Final[dict[str, Any]] = {
+    "bool": {
+        "should": [
+            {"bool": {"must_not": [{"exists": {"field": "cost"}}]}},
+            {"range": {"cost": {"lte": 0}}},
+        ],
+        "minimum_should_match": 1,
+        "must_not": [{"term": {"status": "error"}}],
+    }
+}
+
+
+def build_filter(q: LogQuery) -> dict[str, Any]:
+    """The query part: every condition of ``q`` (not the page)."""
+    clauses: list[dict[str, Any]] = [
+        {"terms": {field: list(values)}} for field, values in q.filters
+    ]
+    optional = [
+        _time_range(q.start_ns, q.end_ns),
+        _range("latency", q.min_latency, q.max_latency),
+        _range("cost", q.min_cost, q.max_cost),
+        _range(TOTAL_TOKENS, q.min_tokens, q.max_tokens),
+    ]
+    clauses.extend(c for c in optional if c is not None)
+    if q.missing_cost_only:
+        clauses.append(MISSING_COST)
+    clauses.extend(
+        {"term": {METADATA_KV: f"{key}{METADATA_SEPARATOR}{value}"}} for key, value in q.metadata
+    )
+    clauses.extend(content_clauses(q.content_words, q.content_phrases))
+    if not clauses:
+        return {"match_all": {}}
+    return {"bool": {"filter": clauses}}
+
+
+def sort_clause(q: LogQuery) -> list[dict[str, Any]]:
+    missing: str | int = "_last"
+    if q.sort_by == "timestamp" and q.order == "desc":
+        # "_last" would substitute Long.MIN_VALUE, which date_nanos cannot format (OpenSearch
+        # answers 500 for from > 0 or search_after). The epoch is the smallest storable
+        # date_nanos, so a log without timestamp still sorts after every real one.
+        missing = 0
+    return [
+        {SORT_FIELDS[q.sort_by]: {"order": q.order, "missing": missing}},
+        {TIEBREAKER: {"order": "asc"}},
+    ]
+
+
+def stats_aggs() -> dict[str, Any]:
+    return {
+        "completed": {
+            "filter": {"terms": {"status": list(COMPLETED)}},
+            "aggs": {
+                "success": {"filter": {"term": {"status": "success"}}},
+                "average_latency": {"avg": {"field": "latency"}},
+                "total_tokens": {"sum": {"field": TOTAL_TOKENS}},
+                "total_cost": {"sum": {"field": "cost"}},
+            },
+        },
+        "all_logs": {"global": {}},
+    }
+
+
+def build_search(q: LogQuery) -> dict[str, Any]:
+    """The OpenSearch request body for one ``GET /api/logs`` page."""
+    body: dict[str, Any] = {
+        "query": build_filter(q),
+        "sort": sort_clause(q),
+        "size": q.limit,
+        "track_total_hits": True,
+        "_source": {"excludes": LIST_EXCLUDES},
+        "aggs": stats_aggs(),
+    }
+    if q.cursor is not None:
+        body["search_after"] = list(q.cursor.after)
+    else:
+        body["from"] = q.offset
+    return body
+
+
+def build_get(log_id: str) -> dict[str, Any]:
+    """Body finding one log by its id (through the alias, whatever index holds it)."""
+    return {
+        "query": {"bool": {"filter": [{"term": {TIEBREAKER: log_id}}]}},
+        "size": 1,
+        "_source": {"excludes": DETAIL_EXCLUDES},
+    }
+
+
+class Stats(msgspec.Struct, kw_only=True):
+    """Bifrost's stats over the filtered logs. ``success_rate`` is a percentage of the
+    completed (success or error) logs; the averages and sums are over completed logs."""
+
+    total_requests: int
+    success_rate: float
+    average_latency: float
+    total_tokens: int
+    total_cost: float
+
+
+class Page(msgspec.Struct, kw_only=True):
+    """One page of logs as the store returned it (sources re-encoded, untouched)."""
+
+    logs: list[msgspec.Raw]
+    total: int
+    offset: int
+    stats: Stats
+    has_logs: bool
+    next_cursor: str | None
+
+
+def _number(agg: Any) -> float:
+    value = agg.get("value") if isinstance(agg, dict) else None
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def parse_search(q: LogQuery, response: dict[str, Any]) -> Page:
+    """OpenSearch search response -> :class:`Page` (with the cursor of the next page)."""
+    hits = response["hits"]
+    total = int(hits["total"]["value"])
+    hit_list: list[dict[str, Any]] = hits["hits"]
+    offset = q.cursor.position if q.cursor is not None else q.offset
+    aggs = response.get("aggregations", {})
+    completed = aggs.get("completed", {})
+    completed_count = int(completed.get("doc_count", 0))
+    success_count = int(completed.get("success", {}).get("doc_count", 0))
+    stats = Stats(
+        total_requests=total,
+        success_rate=(success_count / completed_count * 100) if completed_count else 0.0,
+        average_latency=_number(completed.get("average_latency")),
+        total_tokens=round(_number(completed.get("total_tokens"))),
+        total_cost=_number(completed.get("total_cost")),
+    )
+    has_logs = int(aggs.get("all_logs", {}).get("doc_count", 0)) > 0 or total > 0
+    next_position = offset + len(hit_list)
+    next_cursor = None
+    if hit_list and len(hit_list) == q.limit and next_position < total:
+        first, tiebreak = hit_list[-1]["sort"]
+        next_cursor = encode_cursor(
+            Cursor(fingerprint=fingerprint(q), after=(first, str(tiebreak)), position=next_position)
+        )
+    return Page(
+        logs=[msgspec.Raw(msgspec.json.encode(hit["_source"])) for hit in hit_list],
+        total=total,
+        offset=offset,
+        stats=stats,
+        has_logs=has_logs,
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,56 @@
+"""API settings, read from ``HEIMDALL_*`` environment variables (``python -m api --help``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from shared.settings import OpenSearchSettings, Secret
+
+
+def _doc(description: str) -> msgspec.Meta:
+    return msgspec.Meta(description=description)
+
+
+class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
+    """Everything the search API reads from the environment."""
+
+    # Redeclared with a shorter default: an API request must fail fast (503), not hang.
+    opensearch_timeout: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="Seconds before one OpenSearch request fails (then 503)."),
+    ] = 5.0
+    api_host: Annotated[str, _doc("Interface the HTTP server binds to.")] = "127.0.0.1"
+    api_port: Annotated[
+        int, msgspec.Meta(ge=0, le=65535, description="TCP port of the HTTP server.")
+    ] = 8080
+    api_health_timeout: Annotated[
+        float, msgspec.Meta(gt=0, description="Seconds /health waits for OpenSearch.")
+    ] = 2.0
+    api_tokens: Annotated[
+        Secret,
+        _doc(
+            "Comma-separated API tokens, accepted as 'Authorization: Bearer <token>' or "
+            "'x-api-key: <token>'. Setting any credential turns authentication on for /api/*."
+        ),
+    ] = Secret("")
+    api_basic_username: Annotated[
+        str, _doc("Username for HTTP Basic authentication (with HEIMDALL_API_BASIC_PASSWORD).")
+    ] = ""
+    api_basic_password: Annotated[Secret, _doc("Password for HTTP Basic authentication.")] = Secret(
+        ""
+    )
+    api_log_level: Annotated[
+        Literal["debug", "info", "warning", "error"], _doc("Log level of the server.")
+    ] = "info"
+
+    def tokens(self) -> list[bytes]:
+        """Configured API tokens (empty items dropped), as bytes for constant-time compare."""
+        return [t.strip().encode() for t in self.api_tokens.reveal().split(",") if t.strip()]
+
+    def basic_enabled(self) -> bool:
+        return bool(self.api_basic_username or self.api_basic_password)
+
+    def auth_enabled(self) -> bool:
+        return bool(self.tokens()) or self.basic_enabled()

@@ -1,0 +1,221 @@
+"""LogQuery -> OpenSearch body, and search response -> page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+from api.params import Cursor, encode_cursor, fingerprint, parse_params
+from api.query import (
+    DETAIL_EXCLUDES,
+    LIST_EXCLUDES,
+    MISSING_COST,
+    build_get,
+    build_search,
+    format_nanos,
+    parse_search,
+)
+from shared.index import DERIVED_FIELDS
+from shared.schema import HEAVY_FIELDS
+
+
+def body(**params: str) -> dict[str, Any]:
+    return build_search(parse_params({k: [v] for k, v in params.items()}))
+
+
+def filters(**params: str) -> list[dict[str, Any]]:
+    query = body(**params)["query"]
+    assert "bool" in query, query
+    result: list[dict[str, Any]] = query["bool"]["filter"]
+    return result
+
+
+def test_no_parameters() -> None:
+    b = body()
+    assert b["query"] == {"match_all": {}}
+    assert b["sort"] == [
+        {"timestamp": {"order": "desc", "missing": 0}},
+        {"id": {"order": "asc"}},
+    ]
+    assert (b["size"], b["from"], b["track_total_hits"]) == (50, 0, True)
+    assert "search_after" not in b
+    assert set(b["_source"]["excludes"]) == set(DERIVED_FIELDS) | HEAVY_FIELDS
+    assert set(b["aggs"]) == {"completed", "all_logs"}
+    assert b["aggs"]["all_logs"] == {"global": {}}
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "field"),
+    [
+        ("timestamp", "timestamp"),
+        ("latency", "latency"),
+        ("tokens", "total_tokens"),
+        ("cost", "cost"),
+    ],
+)
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_sort_always_ends_with_unique_tiebreaker(sort_by: str, field: str, order: str) -> None:
+    # missing values last in both directions; date_nanos desc uses the epoch (see sort_clause)
+    missing = 0 if (sort_by, order) == ("timestamp", "desc") else "_last"
+    assert body(sort_by=sort_by, order=order)["sort"] == [
+        {field: {"order": order, "missing": missing}},
+        {"id": {"order": "asc"}},
+    ]
+
+
+def test_list_filters_are_terms() -> None:
+    assert filters(providers="openai,anthropic", status="error", request_id="x") == [
+        {"terms": {"provider": ["anthropic", "openai"]}},
+        {"terms": {"status": ["error"]}},
+        {"terms": {"id": ["x"]}},
+    ]
+
+
+def test_ranges_are_inclusive() -> None:
+    assert filters(min_latency="10", max_latency="20.5", min_cost="0", min_tokens="5") == [
+        {"range": {"latency": {"gte": 10.0, "lte": 20.5}}},
+        {"range": {"cost": {"gte": 0.0}}},
+        {"range": {"total_tokens": {"gte": 5}}},
+    ]
+
+
+def test_time_range_in_nanoseconds_utc() -> None:
+    assert filters(start_time="2024-05-01T14:00:00.5+02:00", end_time="2024-05-02T00:00:00Z") == [
+        {
+            "range": {
+                "timestamp": {
+                    "gte": "2024-05-01T12:00:00.500000000Z",
+                    "lte": "2024-05-02T00:00:00.000000000Z",
+                    "format": "strict_date_optional_time_nanos",
+                }
+            }
+        }
+    ]
+
+
+def test_time_range_clamped_to_date_nanos() -> None:
+    assert body(start_time="1900-01-01T00:00:00Z")["query"] == {"match_all": {}}
+    assert body(end_time="9999-01-01T00:00:00Z")["query"] == {"match_all": {}}
+    assert filters(end_time="1969-01-01T00:00:00Z") == [{"match_none": {}}]
+    assert filters(start_time="2300-01-01T00:00:00Z") == [{"match_none": {}}]
+
+
+def test_format_nanos() -> None:
+    assert format_nanos(1) == "1970-01-01T00:00:00.000000001Z"
+
+
+def test_missing_cost_only() -> None:
+    assert filters(missing_cost_only="true") == [MISSING_COST]
+    assert body(missing_cost_only="false")["query"] == {"match_all": {}}
+
+
+def test_metadata() -> None:
+    assert filters(metadata_env="prod") == [{"term": {"metadata_kv": "env\x1fprod"}}]
+
+
+def test_content_search_words_and_phrases() -> None:
+    assert filters(content_search='Hello "big world" there') == [
+        {
+            "match": {
+                "search_text": {
+                    "query": "Hello there",
+                    "operator": "and",
+                    "zero_terms_query": "all",
+                }
+            }
+        },
+        {"match_phrase": {"search_text": {"query": "big world", "zero_terms_query": "all"}}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["*", '"', "\\", "OR", "/.*/", '{"script": {"source": "x"}}', 'a "b', "title:x AND y~2"],
+)
+def test_content_search_is_only_match_queries(text: str) -> None:
+    encoded = json.dumps(body(content_search=text)["query"])
+    for forbidden in ("query_string", "regexp", 'script":', "wildcard", "prefix", "fuzzy"):
+        # the user's text may contain the word; the query types must not appear as keys
+        assert f'"{forbidden}' not in encoded.replace(json.dumps(text)[1:-1], "")
+    query = body(content_search=text)["query"]
+    for clause in query.get("bool", {}).get("filter", []):
+        assert set(clause) <= {"match", "match_phrase"}
+
+
+def test_cursor_becomes_search_after() -> None:
+    q = parse_params({"sort_by": ["latency"]})
+    cursor = Cursor(fingerprint=fingerprint(q), after=(12.5, "abc"), position=30_000)
+    b = build_search(parse_params({"sort_by": ["latency"], "cursor": [encode_cursor(cursor)]}))
+    assert b["search_after"] == [12.5, "abc"]
+    assert "from" not in b
+
+
+def test_get_by_id() -> None:
+    b = build_get("abc")
+    assert b["query"] == {"bool": {"filter": [{"term": {"id": "abc"}}]}}
+    assert b["_source"]["excludes"] == DETAIL_EXCLUDES
+    assert not HEAVY_FIELDS & set(DETAIL_EXCLUDES)
+    assert set(DERIVED_FIELDS) <= set(LIST_EXCLUDES)
+
+
+def _response(
+    hits: list[tuple[dict[str, Any], list[Any]]], total: int, aggs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "timed_out": False,
+        "hits": {
+            "total": {"value": total, "relation": "eq"},
+            "hits": [{"_source": s, "sort": sort} for s, sort in hits],
+        },
+        "aggregations": aggs
+        or {
+            "completed": {
+                "doc_count": 4,
+                "success": {"doc_count": 3},
+                "average_latency": {"value": 12.5},
+                "total_tokens": {"value": 1000.0},
+                "total_cost": {"value": 0.25},
+            },
+            "all_logs": {"doc_count": 10},
+        },
+    }
+
+
+def test_parse_page_stats_and_cursor() -> None:
+    q = parse_params({"limit": ["2"], "offset": ["4"]})
+    response = _response([({"id": "a"}, [5, "a"]), ({"id": "b"}, [4, "b"])], total=7)
+    page = parse_search(q, response)
+    assert [msgspec.json.decode(log) for log in page.logs] == [{"id": "a"}, {"id": "b"}]
+    assert (page.total, page.offset, page.has_logs) == (7, 4, True)
+    assert page.stats.total_requests == 7
+    assert page.stats.success_rate == 75.0
+    assert (page.stats.average_latency, page.stats.total_tokens) == (12.5, 1000)
+    assert page.stats.total_cost == 0.25
+    assert page.next_cursor is not None
+    follow = parse_params({"limit": ["2"], "cursor": [page.next_cursor]})
+    assert follow.cursor == Cursor(fingerprint=fingerprint(q), after=(4, "b"), position=6)
+    # the last page has no cursor
+    last = parse_search(follow, _response([({"id": "c"}, [3, "c"])], total=7))
+    assert last.offset == 6
+    assert last.next_cursor is None
+
+
+def test_parse_empty_store() -> None:
+    empty = {
+        "completed": {
+            "doc_count": 0,
+            "success": {"doc_count": 0},
+            "average_latency": {"value": None},
+            "total_tokens": {"value": 0.0},
+            "total_cost": {"value": 0.0},
+        },
+        "all_logs": {"doc_count": 0},
+    }
+    page = parse_search(parse_params({}), _response([], total=0, aggs=empty))
+    assert page.has_logs is False
+    assert page.stats.success_rate == 0.0
+    assert page.stats.average_latency == 0.0
+    assert page.next_cursor is None
