@@ -1,0 +1,113 @@
+"""End to end, as a user runs it: one gateway log event produced to Kafka, the worker indexes
+it, and the API (a real ``python -m api`` process) returns it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from ingest.demo import SampleRecord
+from ingest.worker import Worker
+from tests.conftest import Services
+from tests.support.ingest import (
+    create_topics,
+    eventually,
+    produce_records,
+    running,
+    worker_settings,
+)
+
+EVENT = {
+    "type": "log",
+    "operation": "create",
+    "payload": {
+        "id": "smoke-1",
+        "timestamp": "2026-11-21T10:00:00.123456Z",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "object": "chat_completion",
+        "status": "success",
+        "latency": 420.0,
+        "cost": 0.0021,
+        "token_usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+        "input_history": [{"role": "user", "content": "Is the smoke test green?"}],
+        "output_message": {"role": "assistant", "content": "Yes, end to end."},
+        "raw_response": '{"id":"chatcmpl-smoke"}',
+        "metadata": {"suite": "smoke"},
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def api_url(services: Services, unique_name: str) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HEIMDALL_OPENSEARCH_URL": services.opensearch_url,
+        "HEIMDALL_INDEX_ALIAS": unique_name,
+        "HEIMDALL_API_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()[0].decode()
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "python -m api did not become healthy in 30 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_event_to_kafka_to_opensearch_to_api(
+    services: Services, unique_name: str, api_url: str
+) -> None:
+    await create_topics(services.kafka_bootstrap, unique_name)
+    worker = Worker(worker_settings(services.kafka_bootstrap, services.opensearch_url, unique_name))
+    record = SampleRecord(b"smoke-1", msgspec.json.encode(EVENT), int(time.time() * 1000))
+    async with httpx.AsyncClient(base_url=api_url, timeout=5) as http, running(worker):
+        await produce_records(services.kafka_bootstrap, unique_name, [record])
+
+        async def fetched() -> httpx.Response | None:
+            response = await http.get("/api/logs/smoke-1")
+            return response if response.status_code == 200 else None
+
+        async def searched() -> dict[str, Any] | None:
+            found: dict[str, Any] = (
+                await http.get("/api/logs", params={"content_search": "smoke test"})
+            ).json()
+            return found if found["total"] else None
+
+        response = await eventually(fetched, what="the smoke log served by id")
+        logs = await eventually(searched, what="the smoke log found by content search")
+
+    entry = response.json()
+    assert entry == EVENT["payload"]  # every field as produced, heavy payloads included
+    assert logs["total"] == 1
+    assert [log["id"] for log in logs["logs"]] == ["smoke-1"]
+    assert "raw_response" not in logs["logs"][0]  # list items leave heavy payloads out
