@@ -179,7 +179,7 @@ class Stats(msgspec.Struct, kw_only=True):
 
 
 class Page(msgspec.Struct, kw_only=True):
-    """One page of logs as the store returned it (sources re-encoded, untouched)."""
+    """One page of logs; every ``_source`` is the store's bytes, untouched."""
 
     logs: list[msgspec.Raw]
     total: int
@@ -189,38 +189,90 @@ class Page(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
-def _number(agg: Any) -> float:
-    value = agg.get("value") if isinstance(agg, dict) else None
-    return float(value) if isinstance(value, int | float) else 0.0
+class _Total(msgspec.Struct):
+    value: int
 
 
-def parse_search(q: LogQuery, response: dict[str, Any]) -> Page:
+class _Hit(msgspec.Struct):
+    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
+    sort: list[Any] = msgspec.field(default_factory=list)
+
+
+class _Hits(msgspec.Struct):
+    total: _Total
+    hits: list[_Hit]
+
+
+class _Count(msgspec.Struct):
+    doc_count: int = 0
+
+
+class _Value(msgspec.Struct):
+    value: float | None = None
+
+
+class _Completed(msgspec.Struct):
+    doc_count: int = 0
+    success: _Count = msgspec.field(default_factory=_Count)
+    average_latency: _Value = msgspec.field(default_factory=_Value)
+    total_tokens: _Value = msgspec.field(default_factory=_Value)
+    total_cost: _Value = msgspec.field(default_factory=_Value)
+
+
+class _Aggregations(msgspec.Struct):
+    completed: _Completed = msgspec.field(default_factory=_Completed)
+    all_logs: _Count = msgspec.field(default_factory=_Count)
+
+
+class _Shards(msgspec.Struct):
+    failed: int = 0
+
+
+class SearchResponse(msgspec.Struct):
+    """The parts of an OpenSearch search response the API reads; ``_source`` stays raw."""
+
+    hits: _Hits
+    timed_out: bool = False
+    shards: _Shards = msgspec.field(name="_shards", default_factory=_Shards)
+    aggregations: _Aggregations = msgspec.field(default_factory=_Aggregations)
+
+    @property
+    def partial(self) -> bool:
+        return self.timed_out or self.shards.failed > 0
+
+
+_SEARCH_DECODER: Final = msgspec.json.Decoder(SearchResponse)
+
+
+def decode_search(body: str | bytes) -> SearchResponse:
+    return _SEARCH_DECODER.decode(body)
+
+
+def parse_search(q: LogQuery, response: SearchResponse) -> Page:
     """OpenSearch search response -> :class:`Page` (with the cursor of the next page)."""
-    hits = response["hits"]
-    total = int(hits["total"]["value"])
-    hit_list: list[dict[str, Any]] = hits["hits"]
+    hits = response.hits.hits
+    total = response.hits.total.value
     offset = q.cursor.position if q.cursor is not None else q.offset
-    aggs = response.get("aggregations", {})
-    completed = aggs.get("completed", {})
-    completed_count = int(completed.get("doc_count", 0))
-    success_count = int(completed.get("success", {}).get("doc_count", 0))
+    completed = response.aggregations.completed
     stats = Stats(
         total_requests=total,
-        success_rate=(success_count / completed_count * 100) if completed_count else 0.0,
-        average_latency=_number(completed.get("average_latency")),
-        total_tokens=round(_number(completed.get("total_tokens"))),
-        total_cost=_number(completed.get("total_cost")),
+        success_rate=(
+            completed.success.doc_count / completed.doc_count * 100 if completed.doc_count else 0.0
+        ),
+        average_latency=completed.average_latency.value or 0.0,
+        total_tokens=round(completed.total_tokens.value or 0),
+        total_cost=completed.total_cost.value or 0.0,
     )
-    has_logs = int(aggs.get("all_logs", {}).get("doc_count", 0)) > 0 or total > 0
-    next_position = offset + len(hit_list)
+    has_logs = response.aggregations.all_logs.doc_count > 0 or total > 0
+    next_position = offset + len(hits)
     next_cursor = None
-    if hit_list and len(hit_list) == q.limit and next_position < total:
-        first, tiebreak = hit_list[-1]["sort"]
+    if hits and len(hits) == q.limit and next_position < total:
+        first, tiebreak = hits[-1].sort
         next_cursor = encode_cursor(
             Cursor(fingerprint=fingerprint(q), after=(first, str(tiebreak)), position=next_position)
         )
     return Page(
-        logs=[msgspec.Raw(msgspec.json.encode(hit["_source"])) for hit in hit_list],
+        logs=[hit.source for hit in hits],
         total=total,
         offset=offset,
         stats=stats,

@@ -1,6 +1,7 @@
 """The one adapter between the API and OpenSearch.
 
-Bounded timeouts and no retries (``shared.opensearch.make_client``); connection errors,
+Bounded timeouts and no retries (``shared.opensearch.make_client``); responses are decoded
+with typed msgspec decoders and every ``_source`` is passed on as raw bytes. Connection errors,
 timeouts, 429 and 5xx become :class:`shared.errors.StoreUnavailable` (HTTP 503). A missing
 alias means "no logs yet", not an error.
 """
@@ -17,10 +18,10 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
 from api.params import LogQuery
-from api.query import Page, build_get, build_search, parse_search
+from api.query import Page, SearchResponse, build_get, build_search, decode_search, parse_search
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
-from shared.opensearch import make_client
+from shared.opensearch import RawResponses, make_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +34,9 @@ class LogStore:
     def __init__(self, settings: ApiSettings, client: AsyncOpenSearch | None = None) -> None:
         self.settings = settings
         self.alias = settings.index_alias
-        self.client = client if client is not None else make_client(settings, max_retries=0)
+        self.client = (
+            client if client is not None else make_client(settings, serializer=RawResponses())
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -51,25 +54,22 @@ class LogStore:
                 raise StoreUnavailable(f"OpenSearch answered {status}") from exc
             raise
 
-    async def search(self, q: LogQuery) -> Page:
-        response: dict[str, Any] = await self._call(
-            "search",
-            self.client.search(index=self.alias, body=build_search(q), params=_SEARCH_PARAMS),
+    async def _search(self, what: str, body: dict[str, Any]) -> SearchResponse:
+        text = await self._call(
+            what, self.client.search(index=self.alias, body=body, params=_SEARCH_PARAMS)
         )
-        if response.get("timed_out") or response.get("_shards", {}).get("failed", 0):
+        response = decode_search(text)
+        if response.partial:
             # A partial answer would be a silently wrong page.
             raise StoreUnavailable("OpenSearch returned a partial result")
-        return parse_search(q, response)
+        return response
+
+    async def search(self, q: LogQuery) -> Page:
+        return parse_search(q, await self._search("search", build_search(q)))
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
-        response: dict[str, Any] = await self._call(
-            "get",
-            self.client.search(index=self.alias, body=build_get(log_id), params=_SEARCH_PARAMS),
-        )
-        hits = response["hits"]["hits"]
-        if not hits:
-            return None
-        return msgspec.Raw(msgspec.json.encode(hits[0]["_source"]))
+        hits = (await self._search("get", build_get(log_id))).hits.hits
+        return hits[0].source if hits else None
 
     async def ping(self, seconds: float) -> bool:
         try:

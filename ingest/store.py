@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 from opensearchpy import AsyncOpenSearch
@@ -26,24 +26,12 @@ from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
 from shared.index import ensure_index
-from shared.opensearch import MsgspecSerializer, make_client
+from shared.opensearch import RawResponses, make_client
 from shared.settings import OpenSearchSettings
 
 
 class StoreFailure(HeimdallError):
     """OpenSearch refused a whole request for a reason waiting will not fix (fatal)."""
-
-
-class _RawSerializer(MsgspecSerializer):
-    """Sends bytes as they are and hands response bodies back undecoded."""
-
-    def dumps(self, data: Any) -> str:
-        if isinstance(data, bytes):
-            return data  # type: ignore[return-value]  # the transport accepts bytes
-        return super().dumps(data)
-
-    def loads(self, s: str) -> Any:
-        return s
 
 
 class _MgetDoc(msgspec.Struct):
@@ -110,7 +98,7 @@ class Store:
     def __init__(self, settings: OpenSearchSettings, client: AsyncOpenSearch | None = None):
         self.settings = settings
         self.alias = settings.index_alias
-        self._client = client or make_client(settings, serializer=_RawSerializer())
+        self._client = client or make_client(settings, serializer=RawResponses())
 
     async def close(self) -> None:
         await self._client.close()

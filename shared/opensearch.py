@@ -27,6 +27,20 @@ class MsgspecSerializer(JSONSerializer):
         return msgspec.json.decode(s)
 
 
+class RawResponses(MsgspecSerializer):
+    """Sends ``bytes`` bodies as they are and hands response bodies back undecoded, for
+    callers that decode responses with their own typed msgspec decoders (big ``_source``
+    blobs then stay :class:`msgspec.Raw` instead of becoming Python objects)."""
+
+    def dumps(self, data: Any) -> str:
+        if isinstance(data, bytes):
+            return data  # type: ignore[return-value]  # the transport accepts bytes
+        return super().dumps(data)
+
+    def loads(self, s: str) -> Any:
+        return s
+
+
 def make_client(
     settings: OpenSearchSettings, *, max_retries: int = 0, serializer: Serializer | None = None
 ) -> AsyncOpenSearch:

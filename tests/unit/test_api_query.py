@@ -13,8 +13,10 @@ from api.query import (
     DETAIL_EXCLUDES,
     LIST_EXCLUDES,
     MISSING_COST,
+    SearchResponse,
     build_get,
     build_search,
+    decode_search,
     format_nanos,
     parse_search,
 )
@@ -163,25 +165,33 @@ def test_get_by_id() -> None:
 
 def _response(
     hits: list[tuple[dict[str, Any], list[Any]]], total: int, aggs: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "timed_out": False,
-        "hits": {
-            "total": {"value": total, "relation": "eq"},
-            "hits": [{"_source": s, "sort": sort} for s, sort in hits],
-        },
-        "aggregations": aggs
-        or {
-            "completed": {
-                "doc_count": 4,
-                "success": {"doc_count": 3},
-                "average_latency": {"value": 12.5},
-                "total_tokens": {"value": 1000.0},
-                "total_cost": {"value": 0.25},
+) -> SearchResponse:
+    return decode_search(_body(hits, total, aggs))
+
+
+def _body(
+    hits: list[tuple[dict[str, Any], list[Any]]], total: int, aggs: dict[str, Any] | None = None
+) -> bytes:
+    return msgspec.json.encode(
+        {
+            "timed_out": False,
+            "hits": {
+                "total": {"value": total, "relation": "eq"},
+                "hits": [{"_source": s, "sort": sort} for s, sort in hits],
             },
-            "all_logs": {"doc_count": 10},
-        },
-    }
+            "aggregations": aggs
+            or {
+                "completed": {
+                    "doc_count": 4,
+                    "success": {"doc_count": 3},
+                    "average_latency": {"value": 12.5},
+                    "total_tokens": {"value": 1000.0},
+                    "total_cost": {"value": 0.25},
+                },
+                "all_logs": {"doc_count": 10},
+            },
+        }
+    )
 
 
 def test_parse_page_stats_and_cursor() -> None:
