@@ -188,6 +188,27 @@ def _p(description: str, **schema: Any) -> Any:
     return Parameter(description=description, required=False, schema_extra=extra)
 
 
+_ERROR_DESCRIPTIONS: Final = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Log not found",
+    500: "Internal server error",
+    503: "Log store unavailable",
+}
+
+
+def _error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries of the ``BifrostError`` answers a route can give."""
+    return {
+        code: ResponseSpec(
+            data_container=BifrostError,
+            description=_ERROR_DESCRIPTIONS[code],
+            generate_examples=False,
+        )
+        for code in codes
+    }
+
+
 @get(
     "/logs",
     summary="Get logs",
@@ -204,22 +225,7 @@ def _p(description: str, **schema: Any) -> Any:
         200: ResponseSpec(
             data_container=LogsResponse, description="Successful response", generate_examples=False
         ),
-        400: ResponseSpec(
-            data_container=BifrostError, description="Bad request", generate_examples=False
-        ),
-        401: ResponseSpec(
-            data_container=BifrostError, description="Unauthorized", generate_examples=False
-        ),
-        500: ResponseSpec(
-            data_container=BifrostError,
-            description="Internal server error",
-            generate_examples=False,
-        ),
-        503: ResponseSpec(
-            data_container=BifrostError,
-            description="Log store unavailable",
-            generate_examples=False,
-        ),
+        **_error_responses(400, 401, 500, 503),
     },
 )
 async def list_logs(
@@ -351,25 +357,7 @@ async def list_logs(
         200: ResponseSpec(
             data_container=LogEntryDoc, description="Successful response", generate_examples=False
         ),
-        400: ResponseSpec(
-            data_container=BifrostError, description="Bad request", generate_examples=False
-        ),
-        401: ResponseSpec(
-            data_container=BifrostError, description="Unauthorized", generate_examples=False
-        ),
-        404: ResponseSpec(
-            data_container=BifrostError, description="Log not found", generate_examples=False
-        ),
-        500: ResponseSpec(
-            data_container=BifrostError,
-            description="Internal server error",
-            generate_examples=False,
-        ),
-        503: ResponseSpec(
-            data_container=BifrostError,
-            description="Log store unavailable",
-            generate_examples=False,
-        ),
+        **_error_responses(400, 401, 404, 500, 503),
     },
 )
 async def get_log(
