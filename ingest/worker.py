@@ -417,12 +417,14 @@ class Worker:
     # -- health and metrics ------------------------------------------------------------
 
     def health(self) -> tuple[bool, str]:
+        """Unhealthy while starting, stopping or failing to write. A member without
+        partitions (more workers than partitions) is a healthy standby, not a failure."""
         if not self._running:
             return False, "starting" if not self._stopping.is_set() else "stopping"
         if self._failing:
             return False, self._failing
         if not self.consumer.assignment():
-            return False, "no partitions assigned"
+            return True, "idle: no partitions assigned"
         return True, "ok"
 
     async def _start_http(self) -> None:
@@ -442,7 +444,7 @@ class Worker:
 
     async def _health_handler(self, request: web.Request) -> web.Response:
         ok, reason = self.health()
-        body = {"status": "ok"} if ok else {"status": "unavailable", "reason": reason}
+        body = {"status": "ok" if ok else "unavailable", "reason": reason}
         return web.Response(
             body=msgspec.json.encode(body),
             status=200 if ok else 503,

@@ -322,3 +322,18 @@ async def test_revoke_timeout_leaves_the_revoked_partition_uncommitted() -> None
     consumer, order = await _revoke_during_write(rebalance_timeout=0.01)
     assert order == ["revoked after 0 commit(s)", "write released"]
     assert consumer.commits == []
+
+
+async def test_a_member_without_partitions_is_a_healthy_standby() -> None:
+    store = FakeStore()
+    seen: list[tuple[bool, str]] = []
+    worker, consumer, _ = build([{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}], store)
+
+    async def observe() -> None:
+        consumer.assigned = set()  # e.g. a rebalance gave every partition to another member
+        seen.append(worker.health())
+
+    store.on_write = observe
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert seen == [(True, "idle: no partitions assigned")]
