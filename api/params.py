@@ -25,6 +25,7 @@ from typing import Final, Literal, get_args
 import msgspec
 
 from shared.errors import HeimdallError
+from shared.index import MAX_RESULT_WINDOW
 from shared.schema import Status
 
 SortBy = Literal["timestamp", "latency", "tokens", "cost"]
@@ -35,8 +36,6 @@ STATUS_VALUES: Final[tuple[str, ...]] = get_args(Status)
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 1000
-#: OpenSearch's ``index.max_result_window`` (shared/index.py): ``offset + limit`` may not pass it.
-MAX_RESULT_WINDOW: Final = 10_000
 MAX_CONTENT_SEARCH: Final = 1000
 METADATA_PREFIX: Final = "metadata_"
 CURSOR_PARAM: Final = "cursor"

@@ -29,6 +29,8 @@ TOTAL_TOKENS: Final = "total_tokens"
 METADATA_KV: Final = "metadata_kv"
 MERGE_VERSIONS: Final = "merge_versions"
 METADATA_SEPARATOR: Final = "\x1f"
+#: ``index.max_result_window``: the API pages past it with a cursor (``search_after``).
+MAX_RESULT_WINDOW: Final = 10_000
 DERIVED_FIELDS: Final = (SEARCH_TEXT, TOTAL_TOKENS, METADATA_KV, MERGE_VERSIONS)
 
 _KEYWORD: Final = {"type": "keyword"}
@@ -83,7 +85,7 @@ def index_settings(
             "refresh_interval": refresh_interval,
             "codec": "best_compression",
             "translog": {"durability": "request"},
-            "max_result_window": 10_000,
+            "max_result_window": MAX_RESULT_WINDOW,
         }
     }
 

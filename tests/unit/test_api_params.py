@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.params import (
-    MAX_RESULT_WINDOW,
     Cursor,
     InvalidParameter,
     LogQuery,
@@ -17,6 +16,7 @@ from api.params import (
     parse_time,
     split_content_search,
 )
+from shared.index import MAX_RESULT_WINDOW
 
 
 def parse(**params: str | list[str]) -> LogQuery:
