@@ -13,6 +13,7 @@ indexed raises :class:`shared.errors.BadEvent` with a reason and the JSON path.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 import msgspec
@@ -36,6 +37,21 @@ STAGE_FINISH: Final = 1
 STAGE_CORRECTION: Final = 2
 
 _NULL: Final = b"null"
+#: OpenSearch refuses longer document ids.
+MAX_ID_BYTES: Final = 512
+#: What ``date_nanos`` can hold.
+_EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST: Final = datetime(2262, 4, 11, tzinfo=UTC)
+#: Go's zero ``time.Time``, which Go producers write for "not set".
+_GO_ZERO_TIME: Final = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _storable_time(value: datetime | None, path: str) -> datetime | None:
+    if value is None or value == _GO_ZERO_TIME:
+        return None
+    if not _EARLIEST <= value < _LATEST:
+        raise BadEvent(INVALID, f"time {value.isoformat()} is outside 1970..2262 - at `{path}`")
+    return value
 
 
 class _Wire(LogEntry, kw_only=True, omit_defaults=True):
@@ -94,6 +110,18 @@ def decode_event(value: bytes | None, *, timestamp_ms: int, max_bytes: int) -> L
             f"value is {len(value)} bytes, over HEIMDALL_MAX_EVENT_BYTES={max_bytes}",
         )
     try:
+        # Nested values are kept as Raw bytes, which msgspec does not check: check UTF-8 once.
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadEvent(UNDECODABLE, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return _decode(value, timestamp_ms)
+    except RecursionError:
+        raise BadEvent(UNDECODABLE, "JSON nested too deeply") from None
+
+
+def _decode(value: bytes, timestamp_ms: int) -> LogEvent:
+    try:
         wire = _DECODER.decode(value)
     except msgspec.ValidationError as exc:
         raise BadEvent(INVALID, str(exc)) from None
@@ -111,6 +139,10 @@ def decode_event(value: bytes | None, *, timestamp_ms: int, max_bytes: int) -> L
 
     if entry.id is None or not entry.id.strip():
         raise BadEvent(MISSING_ID, f"`id` is missing or empty - at `{path}.id`")
+    if len(entry.id.encode()) > MAX_ID_BYTES:
+        raise BadEvent(INVALID, f"`id` is over {MAX_ID_BYTES} bytes - at `{path}.id`")
+    entry.timestamp = _storable_time(entry.timestamp, f"{path}.timestamp")
+    entry.created_at = _storable_time(entry.created_at, f"{path}.created_at")
 
     derive.validate(entry, path)
     fields = {

@@ -20,6 +20,9 @@ from shared.schema import NO_VALUE, LogEntry
 
 T = TypeVar("T")
 
+_LONG_MIN: Final = -(2**63)
+_LONG_MAX: Final = 2**63 - 1
+
 
 class _Block(msgspec.Struct):
     text: str | None = None
@@ -139,6 +142,11 @@ def validate(entry: LogEntry, path: str = "$") -> None:
             _decode(extractor.decoder, raw, f"{path}.{name}")
     if entry.token_usage is not NO_VALUE:
         _decode(_USAGE, entry.token_usage, f"{path}.token_usage")
+        tokens = total_tokens(entry.token_usage)
+        if tokens is not None and not _LONG_MIN <= tokens <= _LONG_MAX:
+            raise BadEvent(
+                "invalid", f"total tokens {tokens} out of range - at `{path}.token_usage`"
+            )
     if entry.metadata is not NO_VALUE:
         _decode(_METADATA, entry.metadata, f"{path}.metadata")
 

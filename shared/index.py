@@ -33,12 +33,13 @@ METADATA_SEPARATOR: Final = "\x1f"
 MAX_RESULT_WINDOW: Final = 10_000
 DERIVED_FIELDS: Final = (SEARCH_TEXT, TOTAL_TOKENS, METADATA_KV, MERGE_VERSIONS)
 
-_KEYWORD: Final = {"type": "keyword"}
+#: Longer values are kept in ``_source`` but not indexed (Lucene's term limit is 32 KiB).
+_KEYWORD: Final = {"type": "keyword", "ignore_above": 8191}
 _STORED_ONLY: Final = {"type": "object", "enabled": False}
 _TIME: Final = {"type": "date_nanos", "format": "strict_date_optional_time_nanos"}
 
 _INDEXED: Final[dict[str, dict[str, Any]]] = {
-    "id": _KEYWORD,
+    "id": {"type": "keyword"},  # at most 512 bytes: checked by the decoder
     "parent_request_id": _KEYWORD,
     "provider": _KEYWORD,
     "model": _KEYWORD,

@@ -22,6 +22,9 @@ TERMINAL_STATUSES: Final = frozenset({"success", "error", "cancelled"})
 #: RFC 3339 with a mandatory offset (``Z`` or ``+hh:mm``).
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 
+#: Integers the index stores as OpenSearch ``integer``.
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
 NO_VALUE: Final = msgspec.Raw()
 
 
@@ -37,8 +40,8 @@ class LogEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     object: str | None = None
     timestamp: Timestamp | None = None
     created_at: Timestamp | None = None
-    number_of_retries: int | None = None
-    fallback_index: int | None = None
+    number_of_retries: Int32 | None = None
+    fallback_index: Int32 | None = None
     latency: float | None = None
     cost: float | None = None
     selected_key_id: str | None = None

@@ -86,7 +86,7 @@ def test_same_record_same_version_and_different_records_differ() -> None:
     [
         (b"{", UNDECODABLE, "truncated"),
         (b"not json", UNDECODABLE, "malformed"),
-        (b"\xff\xfe{}", UNDECODABLE, "malformed"),
+        (b"\xff\xfe{}", UNDECODABLE, "not UTF-8"),
         (None, UNDECODABLE, "tombstone"),
         (b"[]", INVALID, "Expected `object`"),
         (b'{"id": 5}', INVALID, "$.id"),
@@ -109,6 +109,15 @@ def test_same_record_same_version_and_different_records_differ() -> None:
         (b'{"type":"metric","payload":{"id":"a"}}', INVALID, "$.type"),
         (b'{"type":"log","operation":"delete","payload":{"id":"a"}}', INVALID, "$.operation"),
         (b'{"type":"log","operation":"create"}', INVALID, "$.payload"),
+        (b'{"id":"a","model":"\xc3"}', UNDECODABLE, "not UTF-8"),
+        (b'{"id":"a","raw_request":"ok \xff"}', UNDECODABLE, "not UTF-8"),
+        (b'{"id":"a","params":' + b"[" * 5000 + b"]" * 5000 + b"}", UNDECODABLE, "nested"),
+        (b'{"id":"a","number_of_retries":2147483648}', INVALID, "$.number_of_retries"),
+        (b'{"id":"a","fallback_index":-2147483649}', INVALID, "$.fallback_index"),
+        (b'{"id":"a","token_usage":{"total_tokens":9223372036854775808}}', INVALID, "token_usage"),
+        (b'{"id":"a","timestamp":"1969-12-31T23:59:59Z"}', INVALID, "$.timestamp"),
+        (b'{"id":"a","created_at":"2300-01-01T00:00:00Z"}', INVALID, "$.created_at"),
+        (b'{"id":"' + b"x" * 513 + b'"}', INVALID, "512 bytes"),
         (b"{}", MISSING_ID, "$.id"),
         (b'{"id":"   "}', MISSING_ID, "$.id"),
         (
@@ -132,3 +141,23 @@ def test_too_large_is_checked_before_decoding() -> None:
         decode(b'{"id":"a","raw_request":"' + b"x" * 100 + b'"}', max_bytes=64)
     assert caught.value.reason == TOO_LARGE
     assert "HEIMDALL_MAX_EVENT_BYTES=64" in caught.value.detail
+
+
+def test_go_zero_time_means_not_set() -> None:
+    event = decode_event(
+        b'{"id":"a","timestamp":"0001-01-01T00:00:00Z","created_at":"0001-01-01T00:00:00Z"}',
+        timestamp_ms=0,
+        max_bytes=MAX,
+    )
+    assert "timestamp" not in event.fields
+    assert "created_at" not in event.fields
+
+
+def test_limits_that_still_decode() -> None:
+    event = decode_event(
+        b'{"id":"' + b"x" * 512 + b'","fallback_index":2147483647,'
+        b'"timestamp":"1970-01-01T00:00:00Z","token_usage":{"total_tokens":9223372036854775807}}',
+        timestamp_ms=0,
+        max_bytes=MAX,
+    )
+    assert bytes(event.fields["fallback_index"]) == b"2147483647"
