@@ -9,7 +9,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.structs import TopicPartition as _AioTopicPartition
 
 from ingest.settings import WorkerSettings
@@ -59,6 +65,10 @@ def _tp(value: Any) -> TP:
 KafkaFailure: tuple[type[BaseException], ...] = (KafkaError,)
 #: A commit refused because the group rebalanced (another member owns the partition now).
 CommitRefused: type[BaseException] = cast(type[BaseException], CommitFailedError)
+#: A produced record over the client's or the topic's size limit.
+MessageTooLarge: type[BaseException] = cast(type[BaseException], MessageSizeTooLargeError)
+#: Sends that no retry can fix (missing permission, invalid topic name).
+SendForbidden: tuple[type[BaseException], ...] = (TopicAuthorizationFailedError, InvalidTopicError)
 
 
 RevokeCallback = Callable[[set[TP]], Awaitable[None]]

@@ -38,8 +38,19 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
-from ingest.decode import LogEvent, decode_event
-from ingest.kafka import TP, CommitRefused, Consumer, Header, KafkaFailure, Producer, Record, where
+from ingest.decode import UNDECODABLE, LogEvent, decode_event
+from ingest.kafka import (
+    TP,
+    CommitRefused,
+    Consumer,
+    Header,
+    KafkaFailure,
+    MessageTooLarge,
+    Producer,
+    Record,
+    SendForbidden,
+    where,
+)
 from ingest.metrics import Metrics
 from ingest.plan import plan
 from ingest.settings import WorkerSettings
@@ -55,6 +66,8 @@ DETAIL_HEADER: Final = "x-heimdall-detail"
 TOPIC_HEADER: Final = "x-heimdall-source-topic"
 PARTITION_HEADER: Final = "x-heimdall-source-partition"
 OFFSET_HEADER: Final = "x-heimdall-source-offset"
+TRUNCATED_HEADER: Final = "x-heimdall-truncated"
+TRUNCATED_BYTES: Final = 64 * 1024
 _MAX_DETAIL: Final = 2000
 
 
@@ -62,6 +75,12 @@ class DeadLetterUnavailable(HeimdallError):
     """The dead-letter topic could not be written (Kafka failing); retried like OpenSearch."""
 
     retriable = True
+
+
+class DeadLetterRefused(HeimdallError):
+    """Kafka refuses a dead letter for good (no permission on the topic, or a topic that
+    cannot hold even the truncated value): fatal, since skipping it would lose the record
+    and retrying would loop forever."""
 
 
 class _Abandoned(Exception):
@@ -72,17 +91,28 @@ class DeadLetter(msgspec.Struct, frozen=True):
     record: Record
     reason: str
     detail: str
+    #: Set when the dead-letter topic refused the full value as too large: only the first
+    #: ``TRUNCATED_BYTES`` are sent, and ``x-heimdall-truncated`` gives the original size.
+    truncated: bool = False
+
+    @property
+    def value(self) -> bytes | None:
+        value = self.record.value
+        return value[:TRUNCATED_BYTES] if self.truncated and value is not None else value
 
 
 def dead_letter_headers(letter: DeadLetter) -> list[Header]:
     r = letter.record
-    return [
+    headers = [
         (REASON_HEADER, letter.reason.encode()),
         (DETAIL_HEADER, letter.detail[:_MAX_DETAIL].encode()),
         (TOPIC_HEADER, r.topic.encode()),
         (PARTITION_HEADER, str(r.partition).encode()),
         (OFFSET_HEADER, str(r.offset).encode()),
     ]
+    if letter.truncated:
+        headers.append((TRUNCATED_HEADER, str(len(r.value or b"")).encode()))
+    return headers
 
 
 class Decoded(msgspec.Struct):
@@ -100,6 +130,11 @@ def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
             event = decode_event(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
         except BadEvent as exc:
             decoded.dead.append(DeadLetter(record, exc.reason, f"{where(record)}: {exc.detail}"))
+            continue
+        except Exception as exc:  # a poison record must never stop the worker
+            log.exception("undecodable record at %s", where(record))
+            detail = f"{where(record)}: {type(exc).__name__}: {exc}"
+            decoded.dead.append(DeadLetter(record, UNDECODABLE, detail))
             continue
         decoded.events.setdefault(event.id, []).append(event)
         decoded.records.setdefault(event.id, []).append(record)
@@ -270,13 +305,22 @@ class Worker:
         pending = sorted(dead, key=lambda d: (d.record.partition, d.record.offset))
         results = await self.producer.send_all(
             self.settings.dlq_topic,
-            [(d.record.key, d.record.value, dead_letter_headers(d)) for d in pending],
+            [(d.record.key, d.value, dead_letter_headers(d)) for d in pending],
         )
-        failed = [d for d, error in zip(pending, results, strict=True) if error is not None]
+        failed: list[DeadLetter] = []
         for d, error in zip(pending, results, strict=True):
             if error is None:
                 self.metrics.dead_lettered.labels(reason=d.reason).inc()
                 log.warning("dead-lettered", extra={"reason": d.reason, "detail": d.detail[:300]})
+            elif isinstance(error, MessageTooLarge) and not d.truncated:
+                failed.append(msgspec.structs.replace(d, truncated=True))
+            elif isinstance(error, (MessageTooLarge, *SendForbidden)):
+                raise DeadLetterRefused(
+                    f"{self.settings.dlq_topic} refused the dead letter of "
+                    f"{where(d.record)}: {error!r}"
+                )
+            else:
+                failed.append(d)
         if failed:
             dead[:] = failed
             first = next(error for error in results if error is not None)
@@ -295,8 +339,14 @@ class Worker:
         offsets = {tp: o for tp, o in offsets.items() if tp not in skipped}
         if not offsets:
             return
+
+        def still_assigned() -> dict[TP, int]:
+            # A partition revoked between two attempts is no longer ours to commit.
+            assigned = self.consumer.assignment()
+            return {tp: o for tp, o in offsets.items() if tp in assigned}
+
         try:
-            await self._retrying("commit", lambda: self.consumer.commit(offsets))
+            await self._retrying("commit", lambda: self.consumer.commit(still_assigned()))
         except CommitRefused as exc:
             log.warning(
                 "commit refused after a rebalance (records will be redelivered)",
@@ -326,6 +376,8 @@ class Worker:
                 error: BaseException = exc
             except KafkaFailure as exc:
                 if isinstance(exc, CommitRefused):
+                    if attempt:
+                        self._resume(what)
                     raise
                 error = exc
             else:
@@ -388,7 +440,15 @@ class Worker:
     async def _on_revoked(self, revoked: set[TP]) -> None:
         if not revoked:
             return
-        if not self._idle.is_set():
+        if not self._idle.is_set() and self._paused:
+            # The in-flight batch is waiting for OpenSearch or Kafka and cannot finish now;
+            # waiting would only hold up the whole group.
+            self._revoked_in_flight |= revoked
+            log.warning(
+                "partitions revoked while writes fail; they stay uncommitted",
+                extra={"partitions": sorted(map(str, revoked))},
+            )
+        elif not self._idle.is_set():
             log.info(
                 "partitions revoked: waiting for the in-flight batch",
                 extra={"partitions": sorted(map(str, revoked))},

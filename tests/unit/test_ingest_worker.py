@@ -4,19 +4,33 @@ dead letters and their headers, commit after write, pause/backoff/resume, stop."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
 import pytest
+from aiokafka.errors import (
+    CommitFailedError,
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
-from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
+from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE, LogEvent, decode_event
 from ingest.kafka import TP, Consumer, Header, Producer, Record
 from ingest.merge import from_source, to_source
 from ingest.plan import Action, Stored
 from ingest.settings import WorkerSettings
 from ingest.store import Store, WriteResult
-from ingest.worker import OFFSET_HEADER, REASON_HEADER, Worker, backoff_delay
+from ingest.worker import (
+    OFFSET_HEADER,
+    REASON_HEADER,
+    TRUNCATED_BYTES,
+    DeadLetterRefused,
+    Worker,
+    backoff_delay,
+)
 from shared.errors import DocumentRejected, StoreUnavailable
 
 TOPIC = "logs"
@@ -39,6 +53,7 @@ class FakeConsumer:
         self.assigned = {TP(TOPIC, 0), TP(TOPIC, 1)}
         self.paused: set[TP] = set()
         self.commits: list[dict[TP, int]] = []
+        self.commit_errors: list[BaseException] = []
         self.polls_while_paused = 0
 
     async def start(self, on_revoked: object, on_assigned: object) -> None:
@@ -70,6 +85,8 @@ class FakeConsumer:
         raise AssertionError("nothing should slip through a pause here")
 
     async def commit(self, offsets: dict[TP, int]) -> None:
+        if self.commit_errors:
+            raise self.commit_errors.pop(0)
         self.commits.append(dict(offsets))
 
     def highwater(self, tp: TP) -> int | None:
@@ -77,8 +94,10 @@ class FakeConsumer:
 
 
 class FakeProducer:
-    def __init__(self) -> None:
+    def __init__(self, max_value: int | None = None, forbidden: bool = False) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None, dict[str, bytes]]] = []
+        self.max_value = max_value
+        self.forbidden = forbidden
 
     async def start(self) -> None:
         pass
@@ -89,8 +108,16 @@ class FakeProducer:
     async def send_all(
         self, topic: str, messages: list[tuple[bytes | None, bytes | None, list[Header]]]
     ) -> list[BaseException | None]:
-        self.sent.extend((topic, k, v, dict(h)) for k, v, h in messages)
-        return [None] * len(messages)
+        results: list[BaseException | None] = []
+        for k, v, h in messages:
+            if self.forbidden:
+                results.append(TopicAuthorizationFailedError())
+            elif self.max_value is not None and len(v or b"") > self.max_value:
+                results.append(MessageSizeTooLargeError())
+            else:
+                self.sent.append((topic, k, v, dict(h)))
+                results.append(None)
+        return results
 
 
 class FakeStore:
@@ -150,13 +177,16 @@ def rec(partition: int, offset: int, value: bytes | None, ts: int = 1000) -> Rec
 
 
 def build(
-    batches: list[dict[TP, list[Record]]], store: FakeStore
+    batches: list[dict[TP, list[Record]]],
+    store: FakeStore,
+    producer: FakeProducer | None = None,
+    **overrides: object,
 ) -> tuple[Worker, FakeConsumer, FakeProducer]:
     holder: list[Worker] = []
     consumer = FakeConsumer(batches, lambda: holder[0])
-    producer = FakeProducer()
+    producer = producer or FakeProducer()
     worker = Worker(
-        settings(),
+        settings(**overrides),
         store=cast(Store, store),
         consumer=cast(Consumer, consumer),
         producer=cast(Producer, producer),
@@ -337,3 +367,93 @@ async def test_a_member_without_partitions_is_a_healthy_standby() -> None:
     await asyncio.wait_for(worker.run(), 10)
 
     assert seen == [(True, "idle: no partitions assigned")]
+
+
+async def test_an_unexpected_decoding_failure_is_dead_lettered_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = decode_event
+
+    def decode(value: bytes | None, **kwargs: int) -> LogEvent:
+        if value == b"poison":
+            raise RuntimeError("decoder bug")
+        return real(value, **kwargs)
+
+    monkeypatch.setattr("ingest.worker.decode_event", decode)
+    store = FakeStore()
+    worker, consumer, producer = build(
+        [{TP(TOPIC, 0): [rec(0, 0, b"poison"), rec(0, 1, GOOD_A)]}], store
+    )
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert [v for _, _, v, _ in producer.sent] == [b"poison"]
+    assert producer.sent[0][3]["x-heimdall-reason"] == b"undecodable"
+    assert "a" in store.docs
+    assert consumer.commits == [{TP(TOPIC, 0): 2}]
+
+
+async def test_a_dead_letter_too_large_for_its_topic_is_sent_truncated() -> None:
+    big = b"{" + b"x" * (TRUNCATED_BYTES + 5000)
+    producer = FakeProducer(max_value=TRUNCATED_BYTES + 100)
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, big)]}], FakeStore(), producer, max_event_bytes=1 << 20
+    )
+    await asyncio.wait_for(worker.run(), 10)
+
+    [(_, _, value, headers)] = producer.sent
+    assert value == big[:TRUNCATED_BYTES]
+    assert headers["x-heimdall-truncated"] == str(len(big)).encode()
+    assert headers["x-heimdall-reason"] == b"undecodable"
+    assert consumer.commits == [{TP(TOPIC, 0): 1}]
+
+
+@pytest.mark.parametrize(
+    "producer",
+    [FakeProducer(forbidden=True), FakeProducer(max_value=10)],
+    ids=["forbidden", "tiny"],
+)
+async def test_a_dead_letter_topic_that_refuses_for_good_stops_the_worker(
+    producer: FakeProducer,
+) -> None:
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, b"{not json at all")]}], FakeStore(), producer
+    )
+    with pytest.raises(DeadLetterRefused):
+        await asyncio.wait_for(worker.run(), 10)
+    assert consumer.commits == []  # the bad record is read again after the fix
+
+
+async def test_a_commit_refused_after_a_failed_attempt_resumes_consumption() -> None:
+    store = FakeStore()
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}, {TP(TOPIC, 1): [rec(1, 0, GOOD_A)]}], store
+    )
+    consumer.commit_errors = [KafkaConnectionError(), CommitFailedError()]
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert consumer.commits == [{TP(TOPIC, 1): 1}]  # the second batch was consumed
+    assert consumer.paused == set()
+    assert not worker.paused
+
+
+async def test_a_revoke_while_writes_fail_does_not_wait_for_the_stuck_batch() -> None:
+    store = FakeStore(failures=3)
+    waited: list[float] = []
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)], TP(TOPIC, 1): [rec(1, 0, GOOD_A)]}],
+        store,
+        rebalance_timeout_seconds=5.0,
+    )
+
+    async def revoke_once_paused() -> None:
+        if worker.paused and not waited:
+            started = time.monotonic()
+            await worker._on_revoked({TP(TOPIC, 0)})
+            waited.append(time.monotonic() - started)
+
+    store.on_write = revoke_once_paused
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert len(waited) == 1
+    assert waited[0] < 1.0
+    assert consumer.commits == [{TP(TOPIC, 1): 1}]  # the revoked partition is not committed
