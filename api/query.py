@@ -29,7 +29,6 @@ SORT_FIELDS: Final[dict[str, str]] = {
 }
 TIEBREAKER: Final = "id"
 LIST_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS) + sorted(HEAVY_FIELDS)
-DETAIL_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS)
 #: Statuses Bifrost counts as completed for success_rate and the averages/sums.
 COMPLETED: Final = ("success", "error")
 _NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
@@ -44,6 +43,8 @@ def format_nanos(ns: int) -> str:
 
 def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | None:
     """``timestamp`` bounds clamped to what ``date_nanos`` can hold (1970 .. 2262)."""
+    if start_ns is None and end_ns is None:
+        return None
     if (end_ns is not None and end_ns < 0) or (start_ns is not None and start_ns > NANOS_MAX):
         return _MATCH_NONE
     bounds: dict[str, Any] = {}
@@ -52,7 +53,9 @@ def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | No
     if end_ns is not None and end_ns < NANOS_MAX:
         bounds["lte"] = format_nanos(end_ns)
     if not bounds:
-        return None
+        # A bound beyond what date_nanos holds still excludes logs without a timestamp,
+        # as a narrower bound would (and as SQL's ``timestamp >= x`` never matches NULL).
+        return {"exists": {"field": "timestamp"}}
     return {"range": {"timestamp": {**bounds, "format": _NANOS_FORMAT}}}
 
 
@@ -159,12 +162,22 @@ def build_search(q: LogQuery) -> dict[str, Any]:
 
 
 def build_get(log_id: str) -> dict[str, Any]:
-    """Body finding one log by its id (through the alias, whatever index holds it)."""
-    return {
-        "query": {"bool": {"filter": [{"term": {TIEBREAKER: log_id}}]}},
-        "size": 1,
-        "_source": {"excludes": DETAIL_EXCLUDES},
-    }
+    """Body finding one log by its id (through the alias, whatever index holds it).
+
+    The whole ``_source`` is fetched: any ``_source`` filtering makes OpenSearch re-serialise
+    the document (``1e16`` would come back as ``1.0E16``); :func:`stored_log` strips the
+    derived fields instead, leaving every ingested value byte for byte."""
+    return {"query": {"bool": {"filter": [{"term": {TIEBREAKER: log_id}}]}}, "size": 1}
+
+
+_TOP_LEVEL: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_DERIVED: Final = frozenset(DERIVED_FIELDS)
+
+
+def stored_log(source: msgspec.Raw) -> msgspec.Raw:
+    """A stored ``_source`` without Heimdall's derived fields: the log as ingested."""
+    fields = _TOP_LEVEL.decode(source)
+    return msgspec.Raw(msgspec.json.encode({k: v for k, v in fields.items() if k not in _DERIVED}))
 
 
 class Stats(msgspec.Struct, kw_only=True):

@@ -18,7 +18,15 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
 from api.params import LogQuery
-from api.query import Page, SearchResponse, build_get, build_search, decode_search, parse_search
+from api.query import (
+    Page,
+    SearchResponse,
+    build_get,
+    build_search,
+    decode_search,
+    parse_search,
+    stored_log,
+)
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
 from shared.opensearch import RawResponses, make_client
@@ -69,7 +77,7 @@ class LogStore:
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
         hits = (await self._search("get", build_get(log_id))).hits.hits
-        return hits[0].source if hits else None
+        return stored_log(hits[0].source) if hits else None
 
     async def ping(self, seconds: float) -> bool:
         try:

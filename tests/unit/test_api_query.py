@@ -10,7 +10,6 @@ import pytest
 
 from api.params import Cursor, encode_cursor, fingerprint, parse_params
 from api.query import (
-    DETAIL_EXCLUDES,
     LIST_EXCLUDES,
     MISSING_COST,
     SearchResponse,
@@ -19,6 +18,7 @@ from api.query import (
     decode_search,
     format_nanos,
     parse_search,
+    stored_log,
 )
 from shared.index import DERIVED_FIELDS
 from shared.schema import HEAVY_FIELDS
@@ -99,8 +99,10 @@ def test_time_range_in_nanoseconds_utc() -> None:
 
 
 def test_time_range_clamped_to_date_nanos() -> None:
-    assert body(start_time="1900-01-01T00:00:00Z")["query"] == {"match_all": {}}
-    assert body(end_time="9999-01-01T00:00:00Z")["query"] == {"match_all": {}}
+    # Bounds beyond date_nanos drop out, but still exclude logs without a timestamp.
+    assert filters(start_time="1900-01-01T00:00:00Z") == [{"exists": {"field": "timestamp"}}]
+    assert filters(end_time="9999-01-01T00:00:00Z") == [{"exists": {"field": "timestamp"}}]
+    assert filters(start_time="1970-01-01T00:00:00Z") == [{"exists": {"field": "timestamp"}}]
     assert filters(end_time="1969-01-01T00:00:00Z") == [{"match_none": {}}]
     assert filters(start_time="2300-01-01T00:00:00Z") == [{"match_none": {}}]
 
@@ -158,9 +160,16 @@ def test_cursor_becomes_search_after() -> None:
 def test_get_by_id() -> None:
     b = build_get("abc")
     assert b["query"] == {"bool": {"filter": [{"term": {"id": "abc"}}]}}
-    assert b["_source"]["excludes"] == DETAIL_EXCLUDES
-    assert not HEAVY_FIELDS & set(DETAIL_EXCLUDES)
+    assert "_source" not in b  # any _source filter makes OpenSearch re-serialise values
     assert set(DERIVED_FIELDS) <= set(LIST_EXCLUDES)
+
+
+def test_stored_log_drops_derived_fields_and_keeps_bytes() -> None:
+    source = msgspec.Raw(
+        b'{"id":"a","cost":1e16,"params":{"z":1E2,"a":0.10},'
+        b'"search_text":"x","total_tokens":3,"metadata_kv":["k\\u001fv"],"merge_versions":{}}'
+    )
+    assert bytes(stored_log(source)) == b'{"id":"a","cost":1e16,"params":{"z":1E2,"a":0.10}}'
 
 
 def _response(
