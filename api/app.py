@@ -348,7 +348,8 @@ async def list_logs(
 
 
 @get(
-    "/logs/{id:str}",
+    # ``path``, not ``str``: a log id may contain "/" (sent as %2F).
+    "/logs/{id:path}",
     summary="Get a single log entry",
     description="Retrieves a single log entry by its ID, with every field as ingested.",
     operation_id="getLogById",
@@ -363,9 +364,10 @@ async def list_logs(
 async def get_log(
     store: NamedDependency[LogStore], id: Annotated[str, Parameter(description="Log entry ID")]
 ) -> Response[bytes]:
-    source = await store.get(id)
+    log_id = id.removeprefix("/")  # a path parameter starts with its separator
+    source = await store.get(log_id)
     if source is None:
-        raise LogNotFound(id)
+        raise LogNotFound(log_id)
     return Response(content=bytes(source), media_type=_JSON)
 
 

@@ -179,3 +179,22 @@ async def test_cursor_pages_past_the_result_window(big_store: ApiSettings) -> No
         assert len(set(seen)) == BIG
         expected = sorted((f"big-{i:06d}" for i in range(BIG)), key=lambda x: (int(x[4:]) % 37, x))
         assert seen == expected
+
+
+async def test_ids_with_slashes_and_spaces_are_found(services: Services) -> None:
+    name = alias()
+    settings = ApiSettings(opensearch_url=services.opensearch_url, index_alias=name)
+    admin = make_client(settings)
+    index = await ensure_index(admin, name)
+    try:
+        await load(admin, name, [{"id": "team/a b", "status": "success"}])
+        async with AsyncTestClient(create_app(settings)) as client:
+            response = await client.get("/api/logs/team%2Fa%20b")
+            assert response.status_code == 200
+            assert response.json() == {"id": "team/a b", "status": "success"}
+            missing = await client.get("/api/logs/team%2Fother")
+            assert missing.status_code == 404
+            assert missing.json()["error"]["message"] == "log not found"
+    finally:
+        await admin.indices.delete(index=index, ignore_unavailable=True)
+        await admin.close()
