@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-from shared.settings import OpenSearchSettings, Secret
+from shared.settings import LogLevel, OpenSearchSettings, Secret
 
 
 def _doc(description: str) -> msgspec.Meta:
@@ -42,7 +42,7 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
         ""
     )
     api_log_level: Annotated[
-        Literal["debug", "info", "warning", "error"], _doc("Log level of the server.")
+        LogLevel, _doc("Log level of the server: debug, info, warning or error (any case).")
     ] = "info"
 
     def tokens(self) -> list[bytes]:

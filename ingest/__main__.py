@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"heimdall-ingest: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_level)
+    configure(settings.log_level.upper())
     log.info("starting", extra={"command": args.command, "settings": safe_settings(settings)})
     try:
         asyncio.run(_init_index(settings) if args.command == "init-index" else _run(settings))

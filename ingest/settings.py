@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-from shared.settings import OpenSearchSettings
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+from shared.settings import LogLevel, OpenSearchSettings
 
 
 class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
@@ -97,6 +95,6 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             description="refresh_interval of a newly created log index (e.g. 1s, 30s, -1).",
         ),
     ] = "1s"
-    log_level: Annotated[LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR.")] = (
-        "INFO"
-    )
+    log_level: Annotated[
+        LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR (any case).")
+    ] = "INFO"

@@ -32,6 +32,10 @@ class Secret(str):
         return str.__str__(self)
 
 
+#: A log level name, in any case (``info``, ``INFO``); users normalise it.
+LogLevel = Annotated[str, msgspec.Meta(pattern=r"^(?i:debug|info|warning|error)$")]
+
+
 def env_name(field: str) -> str:
     return PREFIX + field.upper()
 
