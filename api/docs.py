@@ -19,9 +19,8 @@ DocStatus = Literal["processing", "success", "error", "cancelled"]
 Object = dict[str, Any]
 
 
-class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A log in a ``GET /api/logs`` page: every field except the heavy payloads
-    (see ``shared.schema.HEAVY_FIELDS``)."""
+class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Every field of a log except the heavy payloads (see ``shared.schema.HEAVY_FIELDS``)."""
 
     id: str | UnsetType = UNSET
     parent_request_id: str | UnsetType = UNSET
@@ -43,6 +42,25 @@ class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     routing_rule_id: str | UnsetType | None = UNSET
     routing_rule_name: str | UnsetType | None = UNSET
     stream: bool | UnsetType = UNSET
+    alias: str | UnsetType = UNSET
+    canonical_model_name: str | UnsetType = UNSET
+    stop_reason: str | UnsetType = UNSET
+    user_id: str | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
+    team_id: str | UnsetType = UNSET
+    team_name: str | UnsetType = UNSET
+    customer_id: str | UnsetType = UNSET
+    customer_name: str | UnsetType = UNSET
+    business_unit_id: str | UnsetType = UNSET
+    business_unit_name: str | UnsetType = UNSET
+    team_ids: list[str] | UnsetType = UNSET
+    team_names: list[str] | UnsetType = UNSET
+    customer_ids: list[str] | UnsetType = UNSET
+    customer_names: list[str] | UnsetType = UNSET
+    business_unit_ids: list[str] | UnsetType = UNSET
+    business_unit_names: list[str] | UnsetType = UNSET
+    user_agent: str | UnsetType = UNSET
+    app: str | UnsetType = UNSET
     is_large_payload_request: bool | UnsetType = UNSET
     is_large_payload_response: bool | UnsetType = UNSET
     token_usage: Object | UnsetType = UNSET
@@ -52,7 +70,15 @@ class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     virtual_key: Object | UnsetType = UNSET
 
 
-class LogEntryDoc(LogListItem, kw_only=True, omit_defaults=True):
+class LogListItem(LogSummary, kw_only=True, omit_defaults=True):
+    """A log in a ``GET /api/logs`` page: every field except the heavy payloads."""
+
+    highlights: list[str] | UnsetType = UNSET
+    """With ``highlight=true`` and ``content_search``: snippets of the log's content, the
+    matched words marked ``<mark>…</mark>``, the rest HTML-escaped."""
+
+
+class LogEntryDoc(LogSummary, kw_only=True, omit_defaults=True):
     """One log with every field as ingested (``GET /api/logs/{id}``)."""
 
     raw_request: str | UnsetType = UNSET

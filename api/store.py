@@ -9,8 +9,8 @@ alias means "no logs yet", not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Sequence
+from typing import Any, Final, TypeVar
 
 import msgspec
 from opensearchpy import AsyncOpenSearch
@@ -36,6 +36,31 @@ T = TypeVar("T")
 
 #: Search over the alias even before it exists: an empty answer, not index_not_found.
 _SEARCH_PARAMS = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+
+
+class _Shards(msgspec.Struct):
+    failed: int = 0
+
+
+class _Partial(msgspec.Struct):
+    """What says whether a search answer is whole."""
+
+    timed_out: bool = False
+    shards: _Shards = msgspec.field(name="_shards", default_factory=_Shards)
+    error: msgspec.Raw | None = None
+    status: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.timed_out or self.shards.failed > 0
+
+
+class _Multi(msgspec.Struct):
+    responses: list[msgspec.Raw]
+
+
+_PARTIAL: Final = msgspec.json.Decoder(_Partial)
+_MULTI: Final = msgspec.json.Decoder(_Multi)
 
 
 class LogStore:
@@ -71,6 +96,39 @@ class LogStore:
             # A partial answer would be a silently wrong page.
             raise StoreUnavailable("OpenSearch returned a partial result")
         return response
+
+    async def query(self, what: str, body: dict[str, Any]) -> bytes:
+        """Any search body over the log alias; the raw response, for a pure parser. A
+        partial answer (timed out, failed shards) is :class:`StoreUnavailable`."""
+        text = await self._call(
+            what, self.client.search(index=self.alias, body=body, params=_SEARCH_PARAMS)
+        )
+        raw = text.encode() if isinstance(text, str) else bytes(text)
+        if _PARTIAL.decode(raw).partial:
+            raise StoreUnavailable("OpenSearch returned a partial result")
+        return raw
+
+    async def multi_query(self, what: str, bodies: Sequence[dict[str, Any]]) -> list[bytes]:
+        """Several search bodies in one ``_msearch`` round trip; one raw response each.
+        Any failed or partial answer is :class:`StoreUnavailable`."""
+        header = msgspec.json.encode({"index": self.alias, **_SEARCH_PARAMS})
+        lines = bytearray()
+        for body in bodies:
+            lines += header + b"\n" + msgspec.json.encode(body) + b"\n"
+        text = await self._call(what, self.client.msearch(body=bytes(lines)))
+        responses = _MULTI.decode(text).responses
+        out: list[bytes] = []
+        for response in responses:
+            raw = bytes(response)
+            part = _PARTIAL.decode(raw)
+            if part.error is not None:
+                status = part.status or 500
+                log.warning("OpenSearch answered %s to one search of %s", status, what)
+                raise StoreUnavailable(f"OpenSearch answered {status} in _msearch")
+            if part.partial:
+                raise StoreUnavailable("OpenSearch returned a partial result")
+            out.append(raw)
+        return out
 
     async def search(self, q: LogQuery) -> Page:
         return parse_search(q, await self._search("search", build_search(q)))

@@ -15,7 +15,16 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from shared.errors import BadEvent
-from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
+from shared.index import (
+    CACHE_HIT_TYPE,
+    CACHED_READ_TOKENS,
+    COMPLETION_TOKENS,
+    METADATA_KV,
+    METADATA_SEPARATOR,
+    PROMPT_TOKENS,
+    SEARCH_TEXT,
+    TOTAL_TOKENS,
+)
 from shared.schema import NO_VALUE, LogEntry
 
 T = TypeVar("T")
@@ -61,10 +70,20 @@ class _Error(msgspec.Struct):
     error: _ErrorField | None = None
 
 
+class _PromptDetails(msgspec.Struct):
+    cached_read_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
 class _Usage(msgspec.Struct):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    prompt_tokens_details: _PromptDetails | None = None
+
+
+class _CacheDebug(msgspec.Struct):
+    hit_type: str | None = None
 
 
 def _content(content: str | list[_Block] | None) -> Iterator[str]:
@@ -117,6 +136,9 @@ _TEXT_FIELDS: Final[dict[str, _Extractor]] = {
     "error_details": _extractor(_Error, lambda v: _one(v.error.message if v.error else None)),
 }
 _USAGE: Final[msgspec.json.Decoder[_Usage | None]] = msgspec.json.Decoder(_Usage | None)
+_CACHE_DEBUG: Final[msgspec.json.Decoder[_CacheDebug | None]] = msgspec.json.Decoder(
+    _CacheDebug | None
+)
 _METADATA: Final[msgspec.json.Decoder[dict[str, Any] | None]] = msgspec.json.Decoder(
     dict[str, Any] | None
 )
@@ -142,11 +164,11 @@ def validate(entry: LogEntry, path: str = "$") -> None:
             _decode(extractor.decoder, raw, f"{path}.{name}")
     if entry.token_usage is not NO_VALUE:
         _decode(_USAGE, entry.token_usage, f"{path}.token_usage")
-        tokens = total_tokens(entry.token_usage)
-        if tokens is not None and not _LONG_MIN <= tokens <= _LONG_MAX:
-            raise BadEvent(
-                "invalid", f"total tokens {tokens} out of range - at `{path}.token_usage`"
-            )
+        for name, tokens in token_counts(entry.token_usage).items():
+            if not _LONG_MIN <= tokens <= _LONG_MAX:
+                raise BadEvent("invalid", f"{name} {tokens} out of range - at `{path}.token_usage`")
+    if entry.cache_debug is not NO_VALUE:
+        _decode(_CACHE_DEBUG, entry.cache_debug, f"{path}.cache_debug")
     if entry.metadata is not NO_VALUE:
         _decode(_METADATA, entry.metadata, f"{path}.metadata")
 
@@ -174,6 +196,41 @@ def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
+def token_counts(token_usage: msgspec.Raw | None) -> dict[str, int]:
+    """The indexed token counts of a ``token_usage``: total (see :func:`total_tokens`),
+    prompt, completion and cached-read (``prompt_tokens_details.cached_read_tokens``, else
+    OpenAI's ``cached_tokens``); a count the usage does not give is left out."""
+    counts: dict[str, int] = {}
+    total = total_tokens(token_usage)
+    if total is not None:
+        counts[TOTAL_TOKENS] = total
+    usage = _USAGE.decode(token_usage) if token_usage is not None else None
+    if usage is None:
+        return counts
+    if usage.prompt_tokens is not None:
+        counts[PROMPT_TOKENS] = usage.prompt_tokens
+    if usage.completion_tokens is not None:
+        counts[COMPLETION_TOKENS] = usage.completion_tokens
+    details = usage.prompt_tokens_details
+    if details is not None:
+        cached = (
+            details.cached_read_tokens
+            if details.cached_read_tokens is not None
+            else details.cached_tokens
+        )
+        if cached is not None:
+            counts[CACHED_READ_TOKENS] = cached
+    return counts
+
+
+def cache_hit_type(cache_debug: msgspec.Raw | None) -> str | None:
+    """``cache_debug.hit_type`` (``direct`` / ``semantic`` for Bifrost's cache hits)."""
+    if cache_debug is None:
+        return None
+    debug = _CACHE_DEBUG.decode(cache_debug)
+    return debug.hit_type if debug is not None and debug.hit_type else None
+
+
 def metadata_value(value: Any) -> str | None:
     """How a metadata value is matched by ``metadata_<key>=<value>``: strings as they are,
     numbers and booleans as their JSON text; null, objects and arrays are not filterable."""
@@ -199,9 +256,10 @@ def metadata_pairs(metadata: msgspec.Raw | None) -> list[str]:
 def derived_fields(fields: Mapping[str, msgspec.Raw]) -> dict[str, Any]:
     """The derived part of a stored document, from a log's merged fields."""
     derived: dict[str, Any] = {SEARCH_TEXT: search_text(fields)}
-    tokens = total_tokens(fields.get("token_usage"))
-    if tokens is not None:
-        derived[TOTAL_TOKENS] = tokens
+    derived.update(token_counts(fields.get("token_usage")))
+    hit_type = cache_hit_type(fields.get("cache_debug"))
+    if hit_type is not None:
+        derived[CACHE_HIT_TYPE] = hit_type
     pairs = metadata_pairs(fields.get("metadata"))
     if pairs:
         derived[METADATA_KV] = pairs

@@ -52,6 +52,26 @@ class LogEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     routing_rule_id: str | None = None
     routing_rule_name: str | None = None
     stream: bool | None = None
+    # Added with Bifrost's newer log rows (governance, aliases, clients); all optional.
+    alias: str | None = None
+    canonical_model_name: str | None = None
+    stop_reason: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_id: str | None = None
+    team_name: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    business_unit_id: str | None = None
+    business_unit_name: str | None = None
+    team_ids: list[str] | None = None
+    team_names: list[str] | None = None
+    customer_ids: list[str] | None = None
+    customer_names: list[str] | None = None
+    business_unit_ids: list[str] | None = None
+    business_unit_names: list[str] | None = None
+    user_agent: str | None = None
+    app: str | None = None
     is_large_payload_request: bool | None = None
     is_large_payload_response: bool | None = None
     # Nested or heavy values, kept verbatim.

@@ -18,7 +18,8 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.helpers import async_bulk
 
-from api.params import LIST_FILTERS, parse_time, split_content_search
+from api.filters import LIST_FILTERS, split_content_search
+from api.parsing import parse_time
 from ingest.decode import decode_event
 from ingest.merge import merge, to_source
 from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS

@@ -1,0 +1,11 @@
+"""The HTTP routes under ``/api``, one module per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.routes import logs
+
+#: Every route handler under ``/api``. Order matters where paths overlap: fixed paths such as
+#: ``/logs/stats`` are matched before the ``/logs/{id:path}`` catch-all by Litestar's router.
+ROUTES: list[Any] = [*logs.ROUTES]
