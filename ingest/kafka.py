@@ -90,8 +90,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class Consumer:
     """A group consumer with manual commits."""
 
-    def __init__(self, settings: WorkerSettings) -> None:
-        self.topic = settings.topic
+    def __init__(self, settings: WorkerSettings, topics: Sequence[str] | None = None) -> None:
+        self.topics = list(topics or [settings.topic])
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
@@ -105,7 +105,7 @@ class Consumer:
         )
 
     async def start(self, on_revoked: RevokeCallback, on_assigned: AssignCallback) -> None:
-        self._consumer.subscribe([self.topic], listener=_Listener(on_revoked, on_assigned))
+        self._consumer.subscribe(self.topics, listener=_Listener(on_revoked, on_assigned))
         await self._consumer.start()
 
     async def stop(self) -> None:
