@@ -334,3 +334,17 @@ def test_each_input_topic_has_its_decoder() -> None:
 def test_input_topics_must_differ() -> None:
     with pytest.raises(msgspec.ValidationError, match="must be different topics"):
         msgspec.convert({"otlp_traces_topic": "bifrost.logs"}, WorkerSettings)
+
+
+def test_the_mapping_table_names_every_mapped_attribute() -> None:
+    from ingest.otlp.genai import METADATA, OPERATIONS, PARAMS
+
+    doc = (Path(__file__).parents[2] / "docs" / "events.md").read_text()
+    table = doc.split("### Mapping", 1)[1]
+    short = {k.removeprefix("gen_ai.request") for k in PARAMS}
+    missing = [
+        name
+        for name in [*short, *PARAMS.values(), *METADATA, *METADATA.values(), *OPERATIONS]
+        if f"`{name}" not in table and f"{name}`" not in table
+    ]
+    assert not missing, f"docs/events.md's mapping table does not name {missing}"
