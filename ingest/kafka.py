@@ -180,3 +180,30 @@ class Producer:
             except KafkaError as exc:
                 results[i] = exc
         return results
+
+
+class RelayProducer:
+    """The bridge's producer: idempotent, acknowledged by all in-sync replicas, in order
+    per partition."""
+
+    def __init__(self, bootstrap: str, *, max_request_size: int) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="heimdall-bridge",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=max_request_size + 64 * 1024,
+            request_timeout_ms=30_000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        """Queue one record; the returned awaitable completes on its acknowledgement (or
+        raises the Kafka error)."""
+        return cast(Awaitable[Any], await self._producer.send(topic, value=value, key=key))
