@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import WSMsgType, web
+
+from ingest.bridge.service import Bridge
 
 _LOCAL = ("localhost", "127.0.0.1", "::1", "")
 
@@ -143,3 +147,14 @@ class FakeBifrost:
                     transport.abort()
             self.clients.discard(ws)
         await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def bridge_running(bridge: Bridge) -> AsyncIterator[Bridge]:
+    """Run ``bridge`` as a task; stop it (and wait for its acknowledgements) at exit."""
+    task = asyncio.create_task(bridge.run())
+    try:
+        yield bridge
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 30)

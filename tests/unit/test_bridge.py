@@ -19,7 +19,7 @@ from ingest.bridge.service import Bridge
 from ingest.bridge.settings import BridgeSettings
 from ingest.kafka import RelayProducer
 from shared.settings import Secret
-from tests.support.bifrost_ws import FakeBifrost, log_message
+from tests.support.bifrost_ws import FakeBifrost, bridge_running, log_message
 from tests.support.ingest import eventually
 
 CREATE = {
@@ -136,16 +136,6 @@ async def bifrost(**options: Any) -> AsyncIterator[FakeBifrost]:
         await server.close()
 
 
-@contextlib.asynccontextmanager
-async def running(bridge: Bridge) -> AsyncIterator[Bridge]:
-    task = asyncio.create_task(bridge.run())
-    try:
-        yield bridge
-    finally:
-        bridge.stop()
-        await asyncio.wait_for(task, 10)
-
-
 async def connected(server: FakeBifrost, clients: int = 1) -> None:
     async def check() -> bool:
         return len(server.clients) == clients
@@ -163,7 +153,7 @@ async def test_relays_log_messages_keyed_by_id_and_skips_the_others() -> None:
     producer = FakeProducer()
     async with (
         bifrost(username="admin", password="pw") as server,
-        running(
+        bridge_running(
             Bridge(
                 settings_for(server, bifrost_username="admin", bifrost_password="pw"),
                 producer=producer,
@@ -197,7 +187,7 @@ async def test_reconnects_after_a_drop_and_the_gap_is_not_replayed(how: str) -> 
     producer = FakeProducer()
     async with (
         bifrost() as server,
-        running(Bridge(settings_for(server), producer=producer)) as bridge,
+        bridge_running(Bridge(settings_for(server), producer=producer)) as bridge,
     ):
         await connected(server)
         await server.broadcast(log_message(CREATE))
@@ -245,7 +235,7 @@ async def test_a_refused_handshake_is_retried_and_reported(
 ) -> None:
     async with bifrost(**server_options) as server:
         settings = settings_for(server, **bridge_options)
-        async with running(Bridge(settings, producer=FakeProducer())) as bridge:
+        async with bridge_running(Bridge(settings, producer=FakeProducer())) as bridge:
 
             async def retried() -> bool:
                 failures = sum(
@@ -266,7 +256,7 @@ async def test_session_token_and_allowed_origin_are_accepted() -> None:
     producer = FakeProducer()
     async with (
         bifrost(sessions=("s3",), allowed_origins=("https://ui.example",)) as server,
-        running(
+        bridge_running(
             Bridge(
                 settings_for(server, bifrost_token="s3", bifrost_origin="https://ui.example"),
                 producer=producer,
@@ -281,7 +271,7 @@ async def test_waits_for_kafka_and_counts_what_kafka_refuses() -> None:
     producer = FakeProducer(fail_start=2, refuse=b"huge")
     async with (
         bifrost() as server,
-        running(Bridge(settings_for(server), producer=producer)) as bridge,
+        bridge_running(Bridge(settings_for(server), producer=producer)) as bridge,
     ):
         await connected(server)  # only once the producer has started
         await server.broadcast(log_message({"id": "huge", "status": "success"}))
