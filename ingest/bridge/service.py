@@ -113,6 +113,7 @@ class Bridge:
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._producing = False
+        self._kafka_error: str | None = None
         self._state = "starting"
         self._down_since: float | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -125,9 +126,12 @@ class Bridge:
             asyncio.get_running_loop().create_task(self._ws.close())
 
     def health(self) -> tuple[bool, str]:
-        if self._ws is not None and not self._ws.closed and self._producing:
-            return True, "ok"
-        return False, self._state
+        """Healthy while connected to Bifrost and Kafka takes what is produced."""
+        if self._ws is None or self._ws.closed or not self._producing:
+            return False, self._state
+        if self._kafka_error is not None:
+            return False, f"Kafka refuses log messages: {self._kafka_error}"
+        return True, "ok"
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -277,9 +281,11 @@ class Bridge:
         except KafkaFailure as exc:
             self._lost(relay, exc)
         else:
+            self._kafka_error = None
             self.metrics.produced.inc()
 
     def _lost(self, relay: Relay, error: BaseException) -> None:
+        self._kafka_error = repr(error)
         self.metrics.produce_failures.inc()
         log.error(
             "Kafka did not take a log message; it is lost",

@@ -283,4 +283,12 @@ async def test_waits_for_kafka_and_counts_what_kafka_refuses() -> None:
             )
 
         await eventually(counted, what="one refused, one produced", within=10)
+        assert await health(bridge) == (200, {"status": "ok", "reason": "ok"})  # recovered
+        await server.broadcast(log_message({"id": "huge", "status": "error"}))
+
+        async def refused_again() -> bool:
+            status, body = await health(bridge)
+            return status == 503 and "Kafka refuses" in body["reason"]
+
+        await eventually(refused_again, what="/health reporting Kafka's refusal", within=10)
     assert producer.sent[0][1] == b"log-1"
