@@ -121,8 +121,16 @@ class LogItem(NamedTuple):
     record: LogRecord
 
 
+def _not_empty(count: int, what: str) -> None:
+    # The exporter never writes an empty export; a record that decodes to one is something
+    # else on the wrong topic (protobuf and OTLP/JSON both ignore unknown fields).
+    if not count:
+        raise BadEvent(INVALID, f"the record holds no {what}: not an OTLP export")
+
+
 def spans(value: bytes) -> Iterator[SpanItem]:
     request = parse(value, ExportTraceServiceRequest)
+    _not_empty(len(request.resource_spans), "resourceSpans")
     for i, resource_spans in enumerate(request.resource_spans):
         resource = attributes(resource_spans.resource.attributes)
         for j, scope_spans in enumerate(resource_spans.scope_spans):
@@ -132,6 +140,7 @@ def spans(value: bytes) -> Iterator[SpanItem]:
 
 def log_records(value: bytes) -> Iterator[LogItem]:
     request = parse(value, ExportLogsServiceRequest)
+    _not_empty(len(request.resource_logs), "resourceLogs")
     for i, resource_logs in enumerate(request.resource_logs):
         resource = attributes(resource_logs.resource.attributes)
         for j, scope_logs in enumerate(resource_logs.scope_logs):

@@ -255,6 +255,8 @@ def test_one_export_holds_many_calls() -> None:
         (None, UNDECODABLE, "tombstone"),
         (b"\xff\xfe not protobuf", UNDECODABLE, "not an OTLP protobuf"),
         (b"{not json", UNDECODABLE, "not OTLP/JSON"),
+        (b'{"id": "a Bifrost event", "status": "success"}', INVALID, "not an OTLP export"),
+        (b"\x12\x00", INVALID, "holds no resourceSpans"),
         (b'{"resourceSpans": 3}', INVALID, "not an OTLP/JSON ExportTraceServiceRequest"),
         (
             b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
