@@ -311,16 +311,62 @@ def test_a_details_event_outside_a_span_has_no_log_id() -> None:
     assert caught.value.reason == MISSING_ID
 
 
-@pytest.mark.parametrize("name", ["traces.json", "traces.binpb", "logs.json", "logs.binpb"])
-def test_payloads_in_the_collector_s_form(name: str) -> None:
-    """One call in each encoding of the Collector's Kafka exporter (tests/data/otlp)."""
+RECORDED_ID = "5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174"
+RECORDED_METADATA = {
+    "service_name": "bifrost",
+    "trace_id": "5b8efff798038103d269b633813fc60c",
+    "span_id": "eee19b7ec3c1b174",
+}
+RECORDED_SPAN = {
+    "parent_request_id": "5b8efff798038103d269b633813fc60c-eee19b7ec3c1b173",
+    "provider": "openai",
+    "model": "gpt-4o",
+    "status": "success",
+    "object": "chat_completion",
+    "timestamp": "2025-11-24T16:00:00Z",
+    "created_at": "2025-11-24T16:00:00Z",
+    "latency": 812.0,
+    "token_usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+    "input_history": [{"role": "user", "content": "Weather in Paris?"}],
+    "output_message": {"role": "assistant", "content": "Sunny."},
+    "params": {"temperature": 0.2},
+    "metadata": {
+        "finish_reasons": ["stop"],
+        "operation": "chat",
+        **RECORDED_METADATA,
+        "parent_span_id": "eee19b7ec3c1b173",
+    },
+}
+RECORDED_EVENT = {
+    "provider": "openai",
+    "status": "success",
+    "object": "chat_completion",
+    "timestamp": "2025-11-24T16:00:00.812000Z",
+    "created_at": "2025-11-24T16:00:00.812000Z",
+    "input_history": [{"role": "user", "content": "Weather in Paris?"}],
+    "metadata": {"operation": "chat", **RECORDED_METADATA},
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("traces.binpb", RECORDED_SPAN),
+        ("traces.json", RECORDED_SPAN),
+        ("logs.binpb", RECORDED_EVENT),
+        ("logs.json", RECORDED_EVENT),
+    ],
+)
+def test_payloads_recorded_with_the_collector_s_encoders(
+    name: str, expected: dict[str, Any]
+) -> None:
+    """One call in each encoding, as the Collector's pdata marshalers write it
+    (tests/data/otlp/README.md)."""
     value = (RECORDED / name).read_bytes()
     decode = decode_traces if name.startswith("traces") else decode_logs
     [event] = decode(value, timestamp_ms=1, max_bytes=MAX)
-    got = fields(event)
-    assert event.id == "5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174"
-    assert got["provider"] == "openai"
-    assert got["input_history"] == [{"role": "user", "content": "Weather in Paris?"}]
+    assert event.id == RECORDED_ID
+    assert fields(event) == expected
 
 
 def test_each_input_topic_has_its_decoder() -> None:
