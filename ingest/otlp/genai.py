@@ -138,13 +138,13 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
-def chat_message(message: Any, where: str) -> dict[str, Any]:
+def chat_message(message: Any, where: str, default_role: str = "user") -> dict[str, Any]:
     """One semantic-convention message (``{"role", "parts": [...]}``, or the older flat
     ``{"role", "content"}``) as a Bifrost chat message."""
     if not isinstance(message, dict):
         raise BadEvent(INVALID, f"a message must be an object - at {where}")
     role = message.get("role")
-    out: dict[str, Any] = {"role": role if isinstance(role, str) else "user"}
+    out: dict[str, Any] = {"role": role if isinstance(role, str) else default_role}
     parts = message.get("parts")
     if not isinstance(parts, list):
         content = message.get("content")
@@ -180,12 +180,12 @@ def chat_message(message: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def _messages(value: Any, key: str, where: str) -> list[dict[str, Any]]:
+def _messages(value: Any, key: str, where: str, role: str) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise BadEvent(INVALID, f"`{key}` must be an array of messages - at {where}")
-    return [chat_message(m, f"{where} `{key}`[{i}]") for i, m in enumerate(value)]
+    return [chat_message(m, f"{where} `{key}`[{i}]", role) for i, m in enumerate(value)]
 
 
 def _indexed(values: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -243,13 +243,17 @@ def _common(a: _Attrs, resource: Mapping[str, Any]) -> dict[str, Any]:
     entry["stream"] = a.flag("gen_ai.request.stream")
     entry["token_usage"] = _usage(a)
 
-    history = _messages(a.structured("gen_ai.input.messages"), "gen_ai.input.messages", a.where)
+    history = _messages(
+        a.structured("gen_ai.input.messages"), "gen_ai.input.messages", a.where, "user"
+    )
     history = history or _indexed(a.values, "prompt")
     system = _system_instructions(a.structured("gen_ai.system_instructions"))
     if system is not None:
         history = [system, *history]
     entry["input_history"] = history or None
-    outputs = _messages(a.structured("gen_ai.output.messages"), "gen_ai.output.messages", a.where)
+    outputs = _messages(
+        a.structured("gen_ai.output.messages"), "gen_ai.output.messages", a.where, "assistant"
+    )
     outputs = outputs or _indexed(a.values, "completion")
     entry["output_message"] = outputs[0] if outputs else None
 
@@ -270,6 +274,15 @@ def _common(a: _Attrs, resource: Mapping[str, Any]) -> dict[str, Any]:
         metadata["service_name"] = service
     entry["metadata"] = metadata
     return entry
+
+
+def _ids(trace_id: bytes, span_id: bytes, what: str, where: str) -> tuple[str, str]:
+    """The call's trace and span ids as hex; a GenAI item without valid ones has no log id."""
+    if not (len(trace_id) == 16 and len(span_id) == 8 and hex_id(trace_id) and hex_id(span_id)):
+        raise BadEvent(
+            MISSING_ID, f"{what} needs a 16-byte trace id and an 8-byte span id - at {where}"
+        )
+    return hex_id(trace_id), hex_id(span_id)
 
 
 def _link(entry: dict[str, Any], trace_id: str, span_id: str, parent_span_id: str) -> None:
@@ -296,9 +309,7 @@ def from_span(item: SpanItem) -> dict[str, Any] | None:
     if not is_genai(values):
         return None
     a = _Attrs(values, where)
-    trace_id, span_id = hex_id(span.trace_id), hex_id(span.span_id)
-    if not trace_id or not span_id:
-        raise BadEvent(MISSING_ID, f"a GenAI span needs a trace id and a span id - at {where}")
+    trace_id, span_id = _ids(span.trace_id, span.span_id, "a GenAI span", where)
     entry = _common(a, item.resource)
     _link(entry, trace_id, span_id, hex_id(span.parent_span_id))
     failed = span.status.code == _STATUS_ERROR or a.text("error.type") is not None
@@ -322,11 +333,7 @@ def from_log_record(item: LogItem) -> dict[str, Any] | None:
         return None
     where = f"log record `{item.path}`"
     a = _Attrs(values, where)
-    trace_id, span_id = hex_id(record.trace_id), hex_id(record.span_id)
-    if not trace_id or not span_id:
-        raise BadEvent(
-            MISSING_ID, f"a {DETAILS_EVENT} event needs its span's trace and span id - at {where}"
-        )
+    trace_id, span_id = _ids(record.trace_id, record.span_id, f"a {DETAILS_EVENT} event", where)
     entry = _common(a, item.resource)
     _link(entry, trace_id, span_id, "")
     failed = a.text("error.type") is not None

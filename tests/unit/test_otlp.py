@@ -396,3 +396,31 @@ def test_the_mapping_table_names_every_mapped_attribute() -> None:
         if f"`{name}" not in table and f"{name}`" not in table
     ]
     assert not missing, f"docs/events.md's mapping table does not name {missing}"
+
+
+def test_a_genai_span_with_a_malformed_trace_id_has_no_log_id() -> None:
+    span = {
+        "traceId": "abcd",
+        "spanId": "eee19b7ec3c1b174",
+        "attributes": [{"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}}],
+    }
+    value = msgspec.json.encode({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    with pytest.raises(BadEvent) as caught:
+        decode_traces(value, timestamp_ms=1, max_bytes=MAX)
+    assert caught.value.reason == MISSING_ID
+    assert "16-byte trace id" in caught.value.detail
+
+
+def test_messages_without_a_role_take_their_side_s_role() -> None:
+    app = Instrumented()
+    app.call(
+        chat_attributes(
+            **{
+                "gen_ai.input.messages": '[{"parts": [{"type": "text", "content": "Hi"}]}]',
+                "gen_ai.output.messages": '[{"parts": [{"type": "text", "content": "Hello"}]}]',
+            }
+        )
+    )
+    [event] = decode_traces(export_spans(app.finished_spans()), timestamp_ms=1, max_bytes=MAX)
+    assert fields(event)["input_history"] == [{"role": "user", "content": "Hi"}]
+    assert fields(event)["output_message"] == {"role": "assistant", "content": "Hello"}
