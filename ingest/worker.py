@@ -38,7 +38,8 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
-from ingest.decode import UNDECODABLE, LogEvent, decode_event
+from ingest.decode import UNDECODABLE, LogEvent
+from ingest.feeds import Decoder, decode_log_entry, decoders
 from ingest.kafka import (
     TP,
     CommitRefused,
@@ -123,11 +124,15 @@ class Decoded(msgspec.Struct):
     dead: list[DeadLetter]
 
 
-def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
+def decode_batch(
+    records: Iterable[Record], max_bytes: int, by_topic: Mapping[str, Decoder] | None = None
+) -> Decoded:
+    """Decode with each topic's decoder (default: Bifrost ``LogEntry`` events)."""
     decoded = Decoded(events={}, records={}, dead=[])
     for record in records:
+        decode = by_topic.get(record.topic, decode_log_entry) if by_topic else decode_log_entry
         try:
-            event = decode_event(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
+            events = decode(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
         except BadEvent as exc:
             decoded.dead.append(DeadLetter(record, exc.reason, f"{where(record)}: {exc.detail}"))
             continue
@@ -136,8 +141,11 @@ def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
             detail = f"{where(record)}: {type(exc).__name__}: {exc}"
             decoded.dead.append(DeadLetter(record, UNDECODABLE, detail))
             continue
-        decoded.events.setdefault(event.id, []).append(event)
-        decoded.records.setdefault(event.id, []).append(record)
+        for event in events:
+            decoded.events.setdefault(event.id, []).append(event)
+            sources = decoded.records.setdefault(event.id, [])
+            if not sources or sources[-1] is not record:
+                sources.append(record)
     return decoded
 
 
@@ -163,7 +171,8 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.store = store or Store(settings)
-        self.consumer = consumer or Consumer(settings)
+        self.decoders = decoders(settings)
+        self.consumer = consumer or Consumer(settings, list(self.decoders))
         self.producer = producer or Producer(settings)
         self.metrics = metrics or Metrics()
         #: Offsets this worker committed (next offset to read), per partition.
@@ -259,7 +268,7 @@ class Worker:
         try:
             records = [record for records in batch.values() for record in records]
             self.metrics.consumed.inc(len(records))
-            decoded = decode_batch(records, self.settings.max_event_bytes)
+            decoded = decode_batch(records, self.settings.max_event_bytes, self.decoders)
             try:
                 rejected = await self._retrying("index batch", lambda: self._index(decoded.events))
             except _Abandoned:

@@ -379,7 +379,7 @@ async def test_an_unexpected_decoding_failure_is_dead_lettered_not_fatal(
             raise RuntimeError("decoder bug")
         return real(value, **kwargs)
 
-    monkeypatch.setattr("ingest.worker.decode_event", decode)
+    monkeypatch.setattr("ingest.feeds.decode_event", decode)
     store = FakeStore()
     worker, consumer, producer = build(
         [{TP(TOPIC, 0): [rec(0, 0, b"poison"), rec(0, 1, GOOD_A)]}], store
