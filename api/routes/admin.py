@@ -123,10 +123,12 @@ async def delete_logs(
     await store.write_audit(audit_id, record)
     try:
         result = parse_deleted(await store.delete_by_query(query))
-    except (StoreUnavailable, DeleteIncomplete) as exc:
-        log.warning("delete %s did not complete: %s", audit_id, exc)
-        await store.write_audit(audit_id, audit_finished(record, None, str(exc), _now_ms()))
-        raise StoreUnavailable(str(exc)) from exc
+    except Exception as exc:
+        log.warning("delete %s did not complete: %r", audit_id, exc)
+        await store.write_audit(audit_id, audit_finished(record, None, repr(exc), _now_ms()))
+        if isinstance(exc, DeleteIncomplete):
+            raise StoreUnavailable(str(exc)) from exc
+        raise
     await store.write_audit(audit_id, audit_finished(record, result, None, _now_ms()))
     return json_response(result)
 
