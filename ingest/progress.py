@@ -175,11 +175,17 @@ class Progress:
             self._last = self._clock()
             try:
                 await self._write(progress_body(docs))
+            except asyncio.CancelledError:
+                self._restore(docs)  # written by close()
+                raise
             except Exception as exc:
                 log.warning("progress write failed", extra={"error": repr(exc)})
-                for doc in docs:
-                    self._pending.setdefault(TP(doc.topic, doc.partition), doc)
+                self._restore(docs)
         self._schedule()
+
+    def _restore(self, docs: Sequence[PartitionProgress]) -> None:
+        for doc in docs:  # a newer state of the same partition wins
+            self._pending.setdefault(TP(doc.topic, doc.partition), doc)
 
     async def close(self) -> None:
         """Cancel the scheduled write and write what is pending (at stop)."""

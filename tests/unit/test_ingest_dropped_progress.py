@@ -132,3 +132,22 @@ def test_progress_body_keeps_the_newest_time_by_script() -> None:
     assert meta == {"update": {"_id": "t-0", "retry_on_conflict": 3}}
     assert "newest_event_ns" in action["script"]["source"]
     assert action["upsert"] == action["script"]["params"]["doc"]
+
+
+async def test_progress_close_during_a_write_still_writes_it() -> None:
+    bodies: list[bytes] = []
+    started = asyncio.Event()
+    slow = [True]
+
+    async def write(body: bytes) -> None:
+        if slow.pop() if slow else False:
+            started.set()
+            await asyncio.sleep(10)
+        bodies.append(body)
+
+    progress = Progress(write, "g", interval=0.05)
+    progress.committed({TP("t", 0): 4}, lambda tp: 4)
+    await started.wait()
+    await progress.close()  # cancels the slow write; its state is written at close
+    assert len(bodies) == 1
+    assert b'"committed_offset":4' in bodies[0]
