@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
+from api.docs import LogListItem
 from api.errors import LogNotFound
 from api.parsing import Raw, collect
 from api.routes.common import error_responses, json_response, ok, param
 from api.similar import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    SimilarLogs,
     build_locate,
     build_similar,
     parse_locate,
@@ -25,6 +26,15 @@ from api.similar import (
     parse_similar_response,
 )
 from api.store import LogStore
+
+
+class SimilarLogsResponse(msgspec.Struct, kw_only=True):
+    """The documented shape of :class:`api.similar.SimilarLogs` (items passed through)."""
+
+    id: str
+    logs: list[LogListItem]
+    """Most similar first; each has the shape of a ``GET /api/logs`` item."""
+    count: int
 
 
 async def similar_logs(store: LogStore, log_id: str, raw: Raw) -> Response[bytes]:
@@ -53,7 +63,7 @@ def raw_query(request: Request[Any, Any, Any]) -> Raw:
     ),
     operation_id="getSimilarLogs",
     tags=["Logging"],
-    responses={**ok(SimilarLogs), **error_responses(400, 401, 404, 500, 503)},
+    responses={**ok(SimilarLogsResponse), **error_responses(400, 401, 404, 500, 503)},
 )
 async def get_similar(
     params: NamedDependency[Raw],

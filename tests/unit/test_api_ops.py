@@ -433,6 +433,8 @@ def test_openapi_documents_every_ops_route() -> None:
         assert op["responses"]["200"]["content"]["application/json"]["schema"], path
     names = {p["name"] for p in paths["/api/logs"]["delete"]["parameters"]}
     assert {"dry_run", "all", "providers", "start_time"} <= names
+    similar = doc["components"]["schemas"]["SimilarLogsResponse"]["properties"]["logs"]
+    assert similar["items"]["$ref"].endswith("/LogListItem")
     names = {p["name"] for p in paths["/api/logs/{id}/similar"]["get"]["parameters"]}
     assert {"id", "limit", "models"} <= names
     names = {p["name"] for p in paths["/api/logs/dropped"]["get"]["parameters"]}
