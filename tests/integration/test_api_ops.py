@@ -3,6 +3,7 @@ GET /api/logs/{id}/similar, against real Kafka and OpenSearch."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +23,7 @@ from ingest.demo import SampleRecord
 from ingest.worker import Worker
 from shared.opensearch import make_client
 from shared.ops_index import audit_index, dropped_index
+from shared.settings import Secret
 from tests.conftest import Services
 from tests.support.dashboard_seed import make_records, seeded
 from tests.support.ingest import (
@@ -196,7 +198,9 @@ class Seeded:
         docs: dict[str, dict[str, Any]],
         alias: str,
         opensearch: AsyncOpenSearch,
+        url: str,
     ) -> None:
+        self.url = url
         self.client = client
         self.docs = docs
         self.alias = alias
@@ -216,7 +220,7 @@ async def ops_seeded(services: Services) -> AsyncIterator[Seeded]:
             ) as docs,
             AsyncTestClient(create_app(settings)) as api,
         ):
-            yield Seeded(api, docs, name, client)
+            yield Seeded(api, docs, name, client, services.opensearch_url)
     finally:
         await client.close()
 
@@ -294,21 +298,35 @@ async def test_delete_by_filter_ids_dry_run_and_all_with_audit(ops_seeded: Seede
     assert by_ids.json()["deleted"] == 1
     assert (await client.get("/api/logs/sim-c")).status_code == 404
 
-    left = len(docs) - len(gemini) - 1
+    # With authentication on, a delete needs credentials, and the audit names the caller.
+    secured = ApiSettings(
+        opensearch_url=ops_seeded.url, index_alias=alias, api_tokens=Secret("s3cret")
+    )
+    async with AsyncTestClient(create_app(secured)) as authed:
+        ids = b'{"ids": ["sim-b"]}'
+        assert (await authed.request("DELETE", "/api/logs", content=ids)).status_code == 401
+        response = await authed.request(
+            "DELETE", "/api/logs", content=ids, headers={"x-api-key": "s3cret"}
+        )
+        assert response.json()["deleted"] == 1
+
+    left = len(docs) - len(gemini) - 2
     everything = await client.delete("/api/logs", params={"all": "true"})
     assert everything.json()["deleted"] == left
     assert (await client.get("/api/logs")).json()["total"] == 0
 
-    # The audit trail: three deletes (the dry run is not audited), anonymous, with counts.
+    # The audit trail: four deletes (the dry run is not audited), anonymous, with counts.
     found = await ops_seeded.opensearch.search(
         index=audit_index(alias), body={"size": 10, "sort": [{"at": "asc"}]}
     )
     audits = [hit["_source"] for hit in found["hits"]["hits"]]
+    token = "token:" + hashlib.sha256(b"s3cret").hexdigest()[:12]
     assert [(a["state"], a["principal"], a["deleted"]) for a in audits] == [
         ("done", "anonymous", len(gemini)),
         ("done", "anonymous", 1),
+        ("done", token, 1),
         ("done", "anonymous", left),
     ]
     assert "gemini" in audits[0]["query"]
     assert audits[1]["ids"] == 2
-    assert audits[2]["all"] is True
+    assert audits[3]["all"] is True
