@@ -16,10 +16,18 @@ from litestar.openapi.spec import Components, Reference, SecurityScheme
 from api.auth import Authenticator
 from api.docs import Health
 from api.errors import EXCEPTION_HANDLERS
+from api.freshness import (
+    PROGRESS_QUERY,
+    Freshness,
+    FreshnessCache,
+    freshness_headers,
+    parse_progress,
+)
 from api.routes import ROUTES
 from api.routes.common import PROVIDE_QUERY, QUERY
 from api.settings import ApiSettings
 from api.store import LogStore
+from shared.ops_index import progress_index
 
 DOCS_PATH: Final = "/docs"
 OPENAPI_JSON: Final = f"{DOCS_PATH}/openapi.json"
@@ -59,6 +67,17 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
     log_store = store if store is not None else LogStore(settings)
     authenticator = Authenticator(settings)
 
+    async def read_progress() -> Freshness:
+        index = progress_index(log_store.alias)
+        return parse_progress(await log_store.query("freshness", PROGRESS_QUERY, index=index))
+
+    freshness = FreshnessCache(read_progress)
+
+    async def add_freshness(response: Response[Any]) -> Response[Any]:
+        for name, value in freshness_headers(await freshness.get()).items():
+            response.headers[name] = value
+        return response
+
     def require_credentials(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
@@ -75,6 +94,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         route_handlers=ROUTES,
         guards=[require_credentials],
         dependencies={QUERY: PROVIDE_QUERY},
+        after_request=add_freshness,
         security=security if authenticator.enabled else None,
     )
 
@@ -86,6 +106,8 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         dependencies={
             "store": _constant(log_store),
             "settings": _constant(settings),
+            "authenticator": _constant(authenticator),
+            "freshness": _constant(freshness),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         on_shutdown=[close_store],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Final
@@ -12,6 +13,7 @@ from typing import Final
 from api.settings import ApiSettings
 from shared.errors import HeimdallError
 
+ANONYMOUS: Final = "anonymous"
 WWW_AUTHENTICATE: Final = 'Bearer realm="heimdall", Basic realm="heimdall"'
 
 
@@ -67,3 +69,19 @@ class Authenticator:
                 "'x-api-key: <token>' or HTTP Basic credentials"
             )
         raise Unauthorized("invalid credentials")
+
+    def principal(self, headers: Mapping[str, str]) -> str:
+        """Who a request (already admitted by :meth:`check`) comes from, for audit records:
+        ``basic:<username>``, ``token:<first 12 hex digits of the token's SHA-256>`` (never
+        the token), or ``anonymous`` when authentication is off."""
+        if not self.enabled:
+            return ANONYMOUS
+        authorization = headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "basic" and self._basic_ok(credentials) and self.basic is not None:
+            return f"basic:{self.basic[0].decode()}"
+        token = headers.get("x-api-key")
+        if token is None or not self._token_ok(token):
+            token = credentials
+        digest = hashlib.sha256(token.strip().encode()).hexdigest()[:12]
+        return f"token:{digest}"

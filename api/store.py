@@ -30,6 +30,7 @@ from api.query import (
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
 from shared.opensearch import RawResponses, make_client
+from shared.ops_index import AUDIT_MAPPING, audit_index, ensure_side_index
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +61,13 @@ class _Multi(msgspec.Struct):
 
 
 _PARTIAL: Final = msgspec.json.Decoder(_Partial)
+#: Seconds a ``DELETE /api/logs`` waits for OpenSearch (``_delete_by_query``).
+DELETE_TIMEOUT: Final = 300
 _MULTI: Final = msgspec.json.Decoder(_Multi)
+
+
+def _raw(text: str | bytes) -> bytes:
+    return text.encode() if isinstance(text, str) else bytes(text)
 
 
 class LogStore:
@@ -70,6 +77,7 @@ class LogStore:
         self.client = (
             client if client is not None else make_client(settings, serializer=RawResponses())
         )
+        self._audit_ready = False
 
     async def close(self) -> None:
         await self.client.close()
@@ -97,11 +105,12 @@ class LogStore:
             raise StoreUnavailable("OpenSearch returned a partial result")
         return response
 
-    async def query(self, what: str, body: dict[str, Any]) -> bytes:
-        """Any search body over the log alias; the raw response, for a pure parser. A
-        partial answer (timed out, failed shards) is :class:`StoreUnavailable`."""
+    async def query(self, what: str, body: dict[str, Any], index: str | None = None) -> bytes:
+        """Any search body over the log alias (or ``index``: a side index of
+        :mod:`shared.ops_index`); the raw response, for a pure parser. A partial answer
+        (timed out, failed shards) is :class:`StoreUnavailable`."""
         text = await self._call(
-            what, self.client.search(index=self.alias, body=body, params=_SEARCH_PARAMS)
+            what, self.client.search(index=index or self.alias, body=body, params=_SEARCH_PARAMS)
         )
         raw = text.encode() if isinstance(text, str) else bytes(text)
         if _PARTIAL.decode(raw).partial:
@@ -129,6 +138,42 @@ class LogStore:
                 raise StoreUnavailable("OpenSearch returned a partial result")
             out.append(raw)
         return out
+
+    async def count(self, what: str, query: dict[str, Any]) -> bytes:
+        """``_count`` of the logs ``query`` matches (raw response)."""
+        text = await self._call(
+            what,
+            self.client.count(index=self.alias, body={"query": query}, params=_SEARCH_PARAMS),
+        )
+        return _raw(text)
+
+    async def delete_by_query(self, query: dict[str, Any]) -> bytes:
+        """``_delete_by_query`` on the log alias, refreshed, conflicts counted not fatal; the
+        raw response. Waits up to :data:`DELETE_TIMEOUT` seconds (deletes can be large)."""
+        params = {
+            **_SEARCH_PARAMS,
+            "refresh": "true",
+            "conflicts": "proceed",
+            "request_timeout": DELETE_TIMEOUT,
+        }
+        text = await self._call(
+            "delete",
+            self.client.delete_by_query(index=self.alias, body={"query": query}, params=params),
+        )
+        return _raw(text)
+
+    async def write_audit(self, doc_id: str, record: msgspec.Struct) -> None:
+        """Index one ``<alias>-audit`` document (the index is created on first use)."""
+        index = audit_index(self.alias)
+        if not self._audit_ready:
+            await self._call("audit index", ensure_side_index(self.client, index, AUDIT_MAPPING))
+            self._audit_ready = True
+        await self._call(
+            "audit",
+            self.client.index(
+                index=index, id=doc_id, body=msgspec.json.encode(record), params={"refresh": "true"}
+            ),
+        )
 
     async def search(self, q: LogQuery) -> Page:
         return parse_search(q, await self._search("search", build_search(q)))

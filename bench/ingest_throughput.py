@@ -31,7 +31,6 @@ from ingest.plan import Action
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from ingest.worker import Worker
-from shared.index import versioned_index
 from shared.opensearch import make_client
 from shared.settings import load
 
@@ -106,7 +105,8 @@ async def _cleanup(settings: WorkerSettings, aliases: list[str], topics: list[st
     client = make_client(settings)
     try:
         for alias in aliases:
-            await client.indices.delete(index=versioned_index(alias), ignore_unavailable=True)
+            # The log index and the worker's side indices (-dropped, -progress).
+            await client.indices.delete(index=f"{alias}-*", ignore_unavailable=True)
     finally:
         await client.close()
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

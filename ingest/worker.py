@@ -39,6 +39,7 @@ import msgspec
 from aiohttp import web
 
 from ingest.decode import UNDECODABLE, LogEvent
+from ingest.dropped import dropped_documents
 from ingest.feeds import Decoder, decode_log_entry, decoders
 from ingest.kafka import (
     TP,
@@ -54,6 +55,7 @@ from ingest.kafka import (
 )
 from ingest.metrics import Metrics
 from ingest.plan import plan
+from ingest.progress import Progress
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from shared.errors import BadEvent, DocumentRejected, HeimdallError, StoreUnavailable
@@ -175,6 +177,7 @@ class Worker:
         self.consumer = consumer or Consumer(settings, list(self.decoders))
         self.producer = producer or Producer(settings)
         self.metrics = metrics or Metrics()
+        self.progress = Progress(self.store.write_progress, settings.consumer_group)
         #: Offsets this worker committed (next offset to read), per partition.
         self.committed: dict[TP, int] = {}
         self.http_port: int | None = None
@@ -247,6 +250,7 @@ class Worker:
                 await self._process(batch)
 
     async def _shutdown(self) -> None:
+        await self.progress.close()
         for name, closer in (
             ("consumer", self.consumer.stop),
             ("producer", self.producer.stop),
@@ -284,7 +288,10 @@ class Worker:
                     for r in decoded.records[doc_id]
                 )
             if dead:
+                dropped = dropped_documents(dead, time.time_ns() // 1_000_000)
                 await self._retrying("dead-letter", lambda: self._dead_letter(dead))
+                await self._retrying("record dropped", lambda: self.store.record_dropped(dropped))
+            self.progress.observe(decoded.events, decoded.records, rejected)
             await self._commit(next_offsets(batch))
         finally:
             self._idle.set()
@@ -363,6 +370,7 @@ class Worker:
             )
             return
         self.committed.update(offsets)
+        self.progress.committed(offsets, self.consumer.highwater)
         for tp, offset in offsets.items():
             highwater = self.consumer.highwater(tp)
             if highwater is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
@@ -13,6 +13,8 @@ from api.errors import LogNotFound
 from api.params import DEFAULT_LIMIT, MAX_LIMIT, ORDER_VALUES, SORT_BY_VALUES, parse_params
 from api.parsing import Raw
 from api.routes.common import JSON, error_responses, json_response, ok, param
+from api.routes.similar import raw_query, similar_logs
+from api.similar import similar_target
 from api.store import LogStore
 
 
@@ -104,9 +106,14 @@ async def list_logs(
     responses={**ok(LogEntryDoc), **error_responses(400, 401, 404, 500, 503)},
 )
 async def get_log(
-    store: NamedDependency[LogStore], id: Annotated[str, Parameter(description="Log entry ID")]
+    request: Request[Any, Any, Any],
+    store: NamedDependency[LogStore],
+    id: Annotated[str, Parameter(description="Log entry ID")],
 ) -> Response[bytes]:
     log_id = id.removeprefix("/")  # a path parameter starts with its separator
+    similar_of = similar_target(log_id, request.scope.get("raw_path"))
+    if similar_of is not None:  # GET /api/logs/{id}/similar reaches this catch-all
+        return await similar_logs(store, similar_of, raw_query(request))
     source = await store.get(log_id)
     if source is None:
         raise LogNotFound(log_id)
