@@ -15,6 +15,7 @@ from api.params import DEFAULT_LIMIT, MAX_LIMIT, ORDER_VALUES, SORT_BY_VALUES, p
 from api.parsing import InvalidParameter, Raw
 from api.routes.common import JSON, error_responses, json_response, ok, param
 from api.store import LogStore
+from shared.index import MAX_RESULT_WINDOW
 
 
 @get(
@@ -38,7 +39,8 @@ async def list_logs(
     limit: Annotated[
         str | None,
         param(
-            "Number of logs to return (default 50, max 1000)",
+            f"Number of logs to return (default {DEFAULT_LIMIT}, max {MAX_LIMIT}); "
+            f"offset + limit <= {MAX_RESULT_WINDOW} without cursor",
             type="integer",
             default=DEFAULT_LIMIT,
             minimum=1,
@@ -48,7 +50,12 @@ async def list_logs(
     offset: Annotated[
         str | None,
         param(
-            "Number of logs to skip (offset + limit <= 10000)", type="integer", default=0, minimum=0
+            f"Number of logs to skip; offset + limit <= {MAX_RESULT_WINDOW} (the result window: "
+            "page deeper with cursor); not together with cursor",
+            type="integer",
+            default=0,
+            minimum=0,
+            maximum=MAX_RESULT_WINDOW - 1,
         ),
     ] = None,
     sort_by: Annotated[
@@ -61,8 +68,9 @@ async def list_logs(
     cursor: Annotated[
         str | None,
         param(
-            "Opaque cursor: next_cursor of the previous page (same filters and sort); "
-            "pages past the 10000 result window"
+            "Opaque cursor: next_cursor of the previous page, unchanged, with the same filters, "
+            f"sort_by and order and without offset; pages past the {MAX_RESULT_WINDOW} result "
+            "window"
         ),
     ] = None,
     highlight: Annotated[
@@ -115,7 +123,8 @@ async def get_log(
         str,
         Parameter(
             description="Log entry ID, percent-encoded: '/' as %2F (an id may start or end "
-            "with '/')"
+            "with '/'); the ids '.' and '..' as %2E and %2E%2E (clients drop dot segments)",
+            min_length=1,
         ),
     ],
 ) -> Response[bytes]:
