@@ -58,7 +58,8 @@ _SECURITY_SCHEMES: Final[dict[str, SecurityScheme | Reference]] = {
 def _check_size(request: Request[Any, Any, Any]) -> None:
     """The server's request limits (:mod:`api.server`), also under another ASGI server."""
     scope = request.scope
-    url = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    path = (scope.get("raw_path") or b"").split(b"?", 1)[0]  # some clients' raw_path has it
+    url = len(path) + len(scope.get("query_string") or b"")
     headers = sum(len(name) + len(value) for name, value in scope["headers"])
     refusal = oversize(url, headers)
     if refusal is not None:

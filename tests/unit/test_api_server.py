@@ -18,6 +18,7 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
+from litestar.testing import TestClient
 
 from api.app import create_app
 from api.server import MAX_HEADER_BYTES, MAX_URL_BYTES, config
@@ -125,6 +126,19 @@ def test_long_query_string_is_a_414(server: str) -> None:
             server, f"GET /api/logs?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         )
         assert "over" in assert_error(status, headers, body, 414)
+
+
+def test_the_app_enforces_the_limits_under_any_server() -> None:
+    """In-process (no uvicorn): the app's own check answers the same refusals."""
+    settings = ApiSettings(opensearch_url="http://127.0.0.1:1")
+    with TestClient(create_app(settings, EchoStore(settings))) as client:
+        long_url = client.get("/api/logs", params={"models": "x" * MAX_URL_BYTES})
+        assert_error(long_url.status_code, dict(long_url.headers), long_url.content, 414)
+        long_id = client.get("/api/logs/" + "x" * MAX_URL_BYTES)
+        assert_error(long_id.status_code, dict(long_id.headers), long_id.content, 414)
+        big = client.get("/api/logs", headers={"x-big": "y" * MAX_HEADER_BYTES})
+        assert_error(big.status_code, dict(big.headers), big.content, 431)
+        assert client.get("/api/logs", params={"models": "x" * 1000}).status_code == 200
 
 
 def test_query_string_under_the_limit_reaches_the_app(server: str) -> None:
