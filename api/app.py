@@ -3,9 +3,10 @@ mapping (:mod:`api.errors`), ``/health`` and the OpenAPI document."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Final
 
-from litestar import Litestar, Response, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -15,7 +16,7 @@ from litestar.openapi.spec import Components, Reference, SecurityScheme
 
 from api.auth import Authenticator
 from api.docs import Health
-from api.errors import EXCEPTION_HANDLERS
+from api.errors import EXCEPTION_HANDLERS, error_response
 from api.freshness import (
     PROGRESS_QUERY,
     Freshness,
@@ -24,7 +25,8 @@ from api.freshness import (
     parse_progress,
 )
 from api.routes import ROUTES
-from api.routes.common import PROVIDE_QUERY, QUERY
+from api.routes.common import JSON, PROVIDE_QUERY, QUERY
+from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
 from shared.ops_index import progress_index
@@ -59,6 +61,26 @@ _SECURITY_SCHEMES: Final[dict[str, SecurityScheme | Reference]] = {
         type="apiKey", name="x-api-key", security_scheme_in="header", description="API token."
     ),
 }
+
+
+def _check_size(request: Request[Any, Any, Any]) -> None:
+    """The server's request limits (:mod:`api.server`), also under another ASGI server."""
+    scope = request.scope
+    path = (scope.get("raw_path") or b"").split(b"?", 1)[0]  # some clients' raw_path has it
+    url = len(path) + len(scope.get("query_string") or b"")
+    headers = sum(len(name) + len(value) for name, value in scope["headers"])
+    refusal = oversize(url, headers)
+    if refusal is not None:
+        raise refusal
+
+
+def _errors_are_json(response: Response[Any]) -> Response[Any]:
+    """A handler's own non-JSON error (the OpenAPI router's HTML 404 for an unknown page
+    under /docs) becomes a ``BifrostError`` like every other error."""
+    status = response.status_code or 200
+    if status >= 400 and (response.media_type or JSON).startswith("text/"):
+        return error_response(status, HTTPStatus(status).phrase)
+    return response
 
 
 def create_app(settings: ApiSettings | None = None, store: LogStore | None = None) -> Litestar:
@@ -110,6 +132,8 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             "freshness": _constant(freshness),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=_check_size,
+        after_request=_errors_are_json,
         on_shutdown=[close_store],
         openapi_config=OpenAPIConfig(
             title="Heimdall log search API",

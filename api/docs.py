@@ -1,7 +1,9 @@
 """Typed shapes of the API's responses, for the generated OpenAPI document.
 
-At runtime the handlers pass the stored ``_source`` through untouched (see :mod:`api.app`);
-these Structs describe the same JSON with the contract's names and types.
+At runtime the handlers pass the stored ``_source`` through (see :mod:`api.query`); these
+Structs describe the same JSON with the contract's names and types. A payload is documented
+with the type the worker enforces (:data:`DOC_TYPES`), not more: ``error_details`` is an
+object, whatever keys it holds.
 """
 
 from __future__ import annotations
@@ -13,10 +15,18 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from api.query import Stats
-from shared.schema import BifrostError
+from shared.schema import PayloadShape
 
 DocStatus = Literal["processing", "success", "error", "cancelled"]
 Object = dict[str, Any]
+#: How each payload shape (``shared.schema.PAYLOAD_SHAPES``, checked by the worker) is
+#: documented; ``tests/unit/test_payload_shapes.py`` holds every payload field to it.
+DOC_TYPES: dict[PayloadShape, Any] = {
+    "string": str,
+    "object": Object,
+    "object_array": list[Object],
+    "number_matrix": list[list[float]],
+}
 
 
 class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -64,7 +74,7 @@ class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     is_large_payload_request: bool | UnsetType = UNSET
     is_large_payload_response: bool | UnsetType = UNSET
     token_usage: Object | UnsetType = UNSET
-    error_details: BifrostError | UnsetType = UNSET
+    error_details: Object | UnsetType = UNSET
     metadata: Object | UnsetType = UNSET
     selected_key: Object | UnsetType = UNSET
     virtual_key: Object | UnsetType = UNSET

@@ -1,8 +1,9 @@
 """The API's errors and the ONE mapping of errors to HTTP responses.
 
 Every error body is a ``shared.schema.BifrostError``: 400 invalid parameter (``error.param``
-names it), 401 missing/wrong credentials, 404 unknown log or route, 405, 503 OpenSearch
-unavailable, 500 anything unexpected (logged here, never a traceback in the body).
+names it), 401 missing/wrong credentials, 404 unknown log or route, 405, 414/431 request
+too large (:mod:`api.server`), 503 OpenSearch unavailable, 500 anything unexpected (logged
+here, never a traceback in the body).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from api.auth import WWW_AUTHENTICATE, Unauthorized
 from api.parsing import InvalidParameter
+from api.server import RequestRefused
 from shared.errors import HeimdallError, StoreUnavailable
 from shared.schema import BifrostError, ErrorField
 
@@ -68,6 +70,10 @@ def _on_unavailable(_: Request[Any, Any, Any], exc: StoreUnavailable) -> Respons
     )
 
 
+def _on_refused(_: Request[Any, Any, Any], exc: RequestRefused) -> Response[bytes]:
+    return error_response(exc.status, exc.message)
+
+
 def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     """Litestar's own errors: routing 404, 405, request validation."""
     param = None
@@ -96,6 +102,7 @@ EXCEPTION_HANDLERS: Final[dict[type[Exception] | int, Any]] = {
     Unauthorized: _on_unauthorized,
     NotFound: _on_not_found,
     StoreUnavailable: _on_unavailable,
+    RequestRefused: _on_refused,
     HTTPException: _on_http,
     Exception: _on_unexpected,
 }

@@ -31,6 +31,8 @@ _RFC3339_RE: Final = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
+#: JSON's whitespace: a ``string_array`` value whose first other character is ``[`` is JSON.
+JSON_WHITESPACE: Final = " \t\n\r"
 _TRUE: Final = frozenset({"true", "1", "t", "yes"})
 _FALSE: Final = frozenset({"false", "0", "f", "no"})
 _STRING_ARRAY: Final = msgspec.json.Decoder(list[str])
@@ -94,7 +96,7 @@ def string_array(raw: Raw, name: str) -> tuple[str, ...]:
     strings, any other value a comma list. Several values are one list."""
     items: set[str] = set()
     for value in raw.get(name, ()):
-        if value.lstrip().startswith("["):
+        if value.lstrip(JSON_WHITESPACE).startswith("["):
             try:
                 decoded = _STRING_ARRAY.decode(value)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -108,6 +110,41 @@ def string_array(raw: Raw, name: str) -> tuple[str, ...]:
             items.update(comma_list([value]))
     items.discard("")
     return tuple(sorted(items))
+
+
+# Patterns (JSON Schema / ECMA-262 syntax, no lookarounds, so RE2-based validators take them
+# too) that state these rules in the OpenAPI document, so a client generated from it sends
+# only values the parser accepts (tests/unit/test_api_fuzz.py).
+
+_JS = "[ \\t\\n\\r]*"  # JSON whitespace, in a pattern
+_JSON_STRING = (
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+    r"|\\u(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
+    r"|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})*"
+    '"'
+)
+#: A :func:`string_array` value: a comma list (anything not starting with ``[``) or a JSON
+#: array of strings (lone surrogate escapes are refused).
+STRING_ARRAY_PATTERN: Final = (
+    rf"^{_JS}$|^{_JS}[^ \t\n\r\[]"
+    rf"|^{_JS}\[{_JS}(?:{_JSON_STRING}{_JS}(?:,{_JS}{_JSON_STRING}{_JS})*)?\]{_JS}$"
+)
+#: What :func:`parse_time` accepts (with a valid calendar date, which ``format: date-time``
+#: states): RFC 3339 with an offset, at most 9 fraction digits, no leap second, year >= 1.
+RFC3339_PATTERN: Final = (
+    r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ]"
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+#: The finite range of a :func:`number` (a double).
+NUMBER_MAX: Final = 1.7976931348623157e308
+
+
+def enum_list_pattern(allowed: Sequence[str]) -> str:
+    """A comma list whose items (trimmed, empty ones dropped) are all in ``allowed``."""
+    item = "|".join(re.escape(value) for value in allowed)
+    return rf"^\s*(?:(?:{item})\s*)?(?:,\s*(?:(?:{item})\s*)?)*$"
 
 
 def number(raw: Raw, name: str, unit: str) -> float | None:

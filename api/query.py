@@ -19,7 +19,7 @@ import msgspec
 from api.filters import LogFilter
 from api.params import NANOS_MAX, Cursor, LogQuery, encode_cursor, fingerprint
 from shared.index import DERIVED_FIELDS, METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
-from shared.schema import HEAVY_FIELDS
+from shared.schema import HEAVY_FIELDS, STRING_PAYLOADS, as_json_text
 
 #: ``sort_by`` value -> indexed field.
 SORT_FIELDS: Final[dict[str, str]] = {
@@ -227,9 +227,19 @@ _DERIVED: Final = frozenset(DERIVED_FIELDS)
 
 
 def stored_log(source: msgspec.Raw) -> msgspec.Raw:
-    """A stored ``_source`` without Heimdall's derived fields: the log as ingested."""
+    """A stored ``_source`` without Heimdall's derived fields: the log as ingested, with its
+    string-typed payloads as strings (:func:`shared.schema.as_json_text`; the worker stores
+    them so, this covers logs indexed before it did)."""
     fields = _TOP_LEVEL.decode(source)
-    return msgspec.Raw(msgspec.json.encode({k: v for k, v in fields.items() if k not in _DERIVED}))
+    return msgspec.Raw(
+        msgspec.json.encode(
+            {
+                k: as_json_text(v) if k in STRING_PAYLOADS else v
+                for k, v in fields.items()
+                if k not in _DERIVED
+            }
+        )
+    )
 
 
 class Stats(msgspec.Struct, kw_only=True):

@@ -135,6 +135,8 @@ _TEXT_FIELDS: Final[dict[str, _Extractor]] = {
     "transcription_output": _extractor(_Transcription, lambda v: _one(v.text)),
     "error_details": _extractor(_Error, lambda v: _one(v.error.message if v.error else None)),
 }
+#: Payloads :func:`validate` decodes, which checks their top-level type on the way.
+VALIDATED_FIELDS: Final = frozenset({*_TEXT_FIELDS, "token_usage", "cache_debug", "metadata"})
 _USAGE: Final[msgspec.json.Decoder[_Usage | None]] = msgspec.json.Decoder(_Usage | None)
 _CACHE_DEBUG: Final[msgspec.json.Decoder[_CacheDebug | None]] = msgspec.json.Decoder(
     _CacheDebug | None
@@ -144,7 +146,8 @@ _METADATA: Final[msgspec.json.Decoder[dict[str, Any] | None]] = msgspec.json.Dec
 )
 
 
-def _decode(decoder: msgspec.json.Decoder[T], raw: bytes, path: str) -> T:
+def decode_at(decoder: msgspec.json.Decoder[T], raw: bytes, path: str) -> T:
+    """Decode one nested value; a wrong type is a :class:`BadEvent` naming its JSON path."""
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -161,16 +164,16 @@ def validate(entry: LogEntry, path: str = "$") -> None:
     for name, extractor in _TEXT_FIELDS.items():
         raw = getattr(entry, name)
         if raw is not NO_VALUE:
-            _decode(extractor.decoder, raw, f"{path}.{name}")
+            decode_at(extractor.decoder, raw, f"{path}.{name}")
     if entry.token_usage is not NO_VALUE:
-        _decode(_USAGE, entry.token_usage, f"{path}.token_usage")
+        decode_at(_USAGE, entry.token_usage, f"{path}.token_usage")
         for name, tokens in token_counts(entry.token_usage).items():
             if not _LONG_MIN <= tokens <= _LONG_MAX:
                 raise BadEvent("invalid", f"{name} {tokens} out of range - at `{path}.token_usage`")
     if entry.cache_debug is not NO_VALUE:
-        _decode(_CACHE_DEBUG, entry.cache_debug, f"{path}.cache_debug")
+        decode_at(_CACHE_DEBUG, entry.cache_debug, f"{path}.cache_debug")
     if entry.metadata is not NO_VALUE:
-        _decode(_METADATA, entry.metadata, f"{path}.metadata")
+        decode_at(_METADATA, entry.metadata, f"{path}.metadata")
 
 
 def search_text(fields: Mapping[str, msgspec.Raw]) -> str:

@@ -17,7 +17,16 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from api.filters import CACHE_HIT_TYPES, MAX_CONTENT_SEARCH, PERIODS, STATUS_VALUES
-from api.parsing import Raw, collect
+from api.parsing import (
+    LONG_MAX,
+    LONG_MIN,
+    NUMBER_MAX,
+    RFC3339_PATTERN,
+    STRING_ARRAY_PATTERN,
+    Raw,
+    collect,
+    enum_list_pattern,
+)
 from shared.schema import BifrostError
 
 JSON: Final = "application/json"
@@ -34,9 +43,29 @@ _ERROR_DESCRIPTIONS: Final = {
 
 
 def param(description: str, **schema: Any) -> Any:
-    """A documented query parameter; ``schema`` is its type in the OpenAPI document."""
+    """A documented query parameter; ``schema`` is its type in the OpenAPI document, stating
+    every constraint the parser enforces on the value alone (``enum``, ``pattern``, ranges,
+    ``format``). Rules across parameters are stated in the descriptions of both."""
     extra: dict[str, Any] = {"type": "string", **schema, "oneOf": None}
     return Parameter(description=description, required=False, schema_extra=extra)
+
+
+def enum_list(description: str, allowed: tuple[str, ...]) -> Any:
+    """A comma list of enumerated items, documented as a ``string`` with a ``pattern``: the
+    contract types these parameters as strings, and a generated client then sends the value
+    as given (``status=success,error``) and can validate it before sending."""
+    return param(
+        f"{description}: comma-separated, each item one of {', '.join(allowed)}",
+        pattern=enum_list_pattern(allowed),
+    )
+
+
+def number_param(description: str) -> Any:
+    return param(description, type="number", minimum=-NUMBER_MAX, maximum=NUMBER_MAX)
+
+
+def time_param(description: str) -> Any:
+    return param(description, format="date-time", pattern=RFC3339_PATTERN)
 
 
 def error_responses(*codes: int) -> dict[int, ResponseSpec]:
@@ -70,9 +99,7 @@ def _query(
     providers: Annotated[str | None, param(f"{_LIST} of providers")] = None,
     models: Annotated[str | None, param(f"{_LIST} of models")] = None,
     aliases: Annotated[str | None, param(f"{_LIST} of model aliases the caller used")] = None,
-    status: Annotated[
-        str | None, param(f"{_LIST} of statuses ({', '.join(STATUS_VALUES)})")
-    ] = None,
+    status: Annotated[str | None, enum_list("Statuses", STATUS_VALUES)] = None,
     objects: Annotated[str | None, param(f"{_LIST} of object (request) types")] = None,
     selected_key_ids: Annotated[str | None, param(f"{_LIST} of selected key IDs")] = None,
     virtual_key_ids: Annotated[str | None, param(f"{_LIST} of virtual key IDs")] = None,
@@ -92,45 +119,73 @@ def _query(
     routing_engine_used: Annotated[
         str | None, param(f"{_LIST} of routing engines; matches a log that used any of them")
     ] = None,
-    cache_hit_types: Annotated[
-        str | None, param(f"{_LIST} of cache hit types ({', '.join(CACHE_HIT_TYPES)})")
+    cache_hit_types: Annotated[str | None, enum_list("Cache hit types", CACHE_HIT_TYPES)] = None,
+    user_agents: Annotated[
+        str | None, param(f"{_ARRAY} of user agents", pattern=STRING_ARRAY_PATTERN)
     ] = None,
-    user_agents: Annotated[str | None, param(f"{_ARRAY} of user agents")] = None,
-    apps: Annotated[str | None, param(f"{_ARRAY} of apps")] = None,
+    apps: Annotated[str | None, param(f"{_ARRAY} of apps", pattern=STRING_ARRAY_PATTERN)] = None,
     parent_request_id: Annotated[
-        str | None, param("Fallback attempts of these original request ids (comma-separated)")
+        str | None,
+        param(
+            "Fallback attempts of these original request ids (comma-separated); "
+            "not together with session_id"
+        ),
     ] = None,
     session_id: Annotated[
-        str | None, param("Alias of parent_request_id (give one of the two)")
+        str | None, param("Alias of parent_request_id; not together with parent_request_id")
     ] = None,
     request_id: Annotated[str | None, param("Logs with these ids (comma-separated)")] = None,
     start_time: Annotated[
-        str | None, param("Start of the window, inclusive (RFC 3339)", format="date-time")
+        str | None,
+        time_param(
+            "Start of the window, inclusive (RFC 3339 with an offset, at most 9 fraction "
+            "digits); not later than end_time; not together with period"
+        ),
     ] = None,
     end_time: Annotated[
-        str | None, param("End of the window, inclusive (RFC 3339)", format="date-time")
+        str | None,
+        time_param(
+            "End of the window, inclusive (RFC 3339 with an offset, at most 9 fraction "
+            "digits); not earlier than start_time; not together with period"
+        ),
     ] = None,
     period: Annotated[
         str | None,
         param(
-            "Window ending now, instead of start_time/end_time",
+            "Window ending now, instead of start_time/end_time (not together with them)",
             enum=list(PERIODS),
         ),
     ] = None,
-    min_latency: Annotated[str | None, param("Minimum latency (ms, inclusive)", type="number")] = (
-        None
-    ),
-    max_latency: Annotated[str | None, param("Maximum latency (ms, inclusive)", type="number")] = (
-        None
-    ),
+    min_latency: Annotated[
+        str | None, number_param("Minimum latency (ms, inclusive); at most max_latency")
+    ] = None,
+    max_latency: Annotated[
+        str | None, number_param("Maximum latency (ms, inclusive); at least min_latency")
+    ] = None,
     min_tokens: Annotated[
-        str | None, param("Minimum total tokens (inclusive)", type="integer")
+        str | None,
+        param(
+            "Minimum total tokens (inclusive); at most max_tokens",
+            type="integer",
+            minimum=LONG_MIN,
+            maximum=LONG_MAX,
+        ),
     ] = None,
     max_tokens: Annotated[
-        str | None, param("Maximum total tokens (inclusive)", type="integer")
+        str | None,
+        param(
+            "Maximum total tokens (inclusive); at least min_tokens",
+            type="integer",
+            minimum=LONG_MIN,
+            maximum=LONG_MAX,
+        ),
     ] = None,
-    min_cost: Annotated[str | None, param("Minimum cost (USD, inclusive)", type="number")] = None,
-    max_cost: Annotated[str | None, param("Maximum cost (USD, inclusive)", type="number")] = None,
+    min_cost: Annotated[
+        str | None, number_param("Minimum cost (USD, inclusive); at most max_cost")
+    ] = None,
+    max_cost: Annotated[
+        str | None, number_param("Maximum cost (USD, inclusive); at least min_cost")
+    ] = None,
     missing_cost_only: Annotated[
         str | None,
         param("Only logs with missing cost (absent or <= 0, status not error)", type="boolean"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
+from urllib.parse import unquote_to_bytes
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
@@ -11,11 +12,12 @@ from litestar.params import Parameter
 from api.docs import LogEntryDoc, LogsBody, LogsResponse, Pagination
 from api.errors import LogNotFound
 from api.params import DEFAULT_LIMIT, MAX_LIMIT, ORDER_VALUES, SORT_BY_VALUES, parse_params
-from api.parsing import Raw
+from api.parsing import InvalidParameter, Raw
 from api.routes.common import JSON, error_responses, json_response, ok, param
 from api.routes.similar import raw_query, similar_logs
 from api.similar import similar_target
 from api.store import LogStore
+from shared.index import MAX_RESULT_WINDOW
 
 
 @get(
@@ -33,12 +35,14 @@ from api.store import LogStore
     responses={**ok(LogsResponse), **error_responses(400, 401, 500, 503)},
 )
 async def list_logs(
+    request: Request[Any, Any, Any],
     params: NamedDependency[Raw],
     store: NamedDependency[LogStore],
     limit: Annotated[
         str | None,
         param(
-            "Number of logs to return (default 50, max 1000)",
+            f"Number of logs to return (default {DEFAULT_LIMIT}, max {MAX_LIMIT}); "
+            f"offset + limit <= {MAX_RESULT_WINDOW} without cursor",
             type="integer",
             default=DEFAULT_LIMIT,
             minimum=1,
@@ -48,7 +52,12 @@ async def list_logs(
     offset: Annotated[
         str | None,
         param(
-            "Number of logs to skip (offset + limit <= 10000)", type="integer", default=0, minimum=0
+            f"Number of logs to skip; offset + limit <= {MAX_RESULT_WINDOW} (the result window: "
+            "page deeper with cursor); not together with cursor",
+            type="integer",
+            default=0,
+            minimum=0,
+            maximum=MAX_RESULT_WINDOW - 1,
         ),
     ] = None,
     sort_by: Annotated[
@@ -61,8 +70,9 @@ async def list_logs(
     cursor: Annotated[
         str | None,
         param(
-            "Opaque cursor: next_cursor of the previous page (same filters and sort); "
-            "pages past the 10000 result window"
+            "Opaque cursor: next_cursor of the previous page, unchanged, with the same filters, "
+            f"sort_by and order and without offset; pages past the {MAX_RESULT_WINDOW} result "
+            "window"
         ),
     ] = None,
     highlight: Annotated[
@@ -75,6 +85,9 @@ async def list_logs(
         ),
     ] = None,
 ) -> Response[bytes]:
+    log_id = path_log_id(request)
+    if log_id is not None:  # e.g. /api/logs/%2F: the router collapsed the id's slashes away
+        return await _one_log(store, log_id)
     q = parse_params(params)
     page = await store.search(q)
     body = LogsBody(
@@ -108,12 +121,50 @@ async def list_logs(
 async def get_log(
     request: Request[Any, Any, Any],
     store: NamedDependency[LogStore],
-    id: Annotated[str, Parameter(description="Log entry ID")],
+    id: Annotated[
+        str,
+        Parameter(
+            description="Log entry ID, percent-encoded: '/' as %2F (an id may start or end "
+            "with '/'); the ids '.' and '..' as %2E and %2E%2E (clients drop dot segments)",
+            min_length=1,
+        ),
+    ],
 ) -> Response[bytes]:
-    log_id = id.removeprefix("/")  # a path parameter starts with its separator
+    log_id = path_log_id(request)
+    if log_id is None:
+        log_id = id.removeprefix("/")  # a path parameter starts with its separator
     similar_of = similar_target(log_id, request.scope.get("raw_path"))
     if similar_of is not None:  # GET /api/logs/{id}/similar reaches this catch-all
         return await similar_logs(store, similar_of, raw_query(request))
+    return await _one_log(store, log_id)
+
+
+_LOG_PREFIX: Final = b"/api/logs/"
+
+
+def path_log_id(request: Request[Any, Any, Any]) -> str | None:
+    """The log id of ``/api/logs/<id>``, read from the request's raw (still percent-encoded)
+    path; ``None`` for ``/api/logs`` itself or a server that gives no raw path.
+
+    The router matches the decoded path, in which ``%2F`` has become ``/`` and leading,
+    trailing and repeated slashes are collapsed: ``/api/logs/%2Fabc`` would look up ``abc``
+    and ``/api/logs/%2F`` would list. The raw path keeps the id exactly as sent."""
+    raw: bytes | None = request.scope.get("raw_path")
+    if not raw:
+        return None
+    raw = raw.split(b"?", 1)[0]  # some clients' raw_path carries the query string
+    root = request.scope.get("root_path", "").encode("latin-1")
+    if root and raw.startswith(root):
+        raw = raw[len(root) :]
+    if not raw.startswith(_LOG_PREFIX) or len(raw) == len(_LOG_PREFIX):
+        return None
+    try:
+        return unquote_to_bytes(raw[len(_LOG_PREFIX) :]).decode()
+    except UnicodeDecodeError:
+        raise InvalidParameter("id", "id must be percent-encoded UTF-8") from None
+
+
+async def _one_log(store: LogStore, log_id: str) -> Response[bytes]:
     source = await store.get(log_id)
     if source is None:
         raise LogNotFound(log_id)
