@@ -15,7 +15,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from api.query import Stats
-from shared.schema import PayloadShape
+from shared.schema import ALSO_ACCEPTED, PAYLOAD_SHAPES, PayloadShape
 
 DocStatus = Literal["processing", "success", "error", "cancelled"]
 Object = dict[str, Any]
@@ -27,6 +27,18 @@ DOC_TYPES: dict[PayloadShape, Any] = {
     "object_array": list[Object],
     "number_matrix": list[list[float]],
 }
+
+
+def payload_doc_type(name: str) -> Any:
+    """The documented type of payload ``name``: its contract shape, widened by the shape
+    Bifrost's own rows send where they differ (``shared.schema.ALSO_ACCEPTED``)."""
+    shape = PAYLOAD_SHAPES[name]
+    also = ALSO_ACCEPTED.get(name)
+    if also is None:
+        return DOC_TYPES[shape]
+    if shape == "number_matrix":  # two array types: one JSON Schema array of either item
+        return list[Any]
+    return DOC_TYPES[shape] | DOC_TYPES[also]
 
 
 class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -99,7 +111,7 @@ class LogEntryDoc(LogSummary, kw_only=True, omit_defaults=True):
     responses_input_history: list[Object] | UnsetType = UNSET
     output_message: Object | UnsetType = UNSET
     responses_output: list[Object] | UnsetType = UNSET
-    embedding_output: list[list[float]] | UnsetType = UNSET
+    embedding_output: list[Any] | UnsetType = UNSET
     params: Object | UnsetType = UNSET
     tools: list[Object] | UnsetType = UNSET
     tool_calls: list[Object] | UnsetType = UNSET
@@ -110,15 +122,15 @@ class LogEntryDoc(LogSummary, kw_only=True, omit_defaults=True):
     transcription_output: Object | UnsetType = UNSET
     image_generation_output: Object | UnsetType = UNSET
     cache_debug: Object | UnsetType = UNSET
-    routing_engine_logs: Object | UnsetType = UNSET
-    rerank_output: Object | UnsetType = UNSET
+    routing_engine_logs: Object | str | UnsetType = UNSET
+    rerank_output: Object | list[Object] | UnsetType = UNSET
     video_generation_input: Object | UnsetType = UNSET
     video_generation_output: Object | UnsetType = UNSET
     video_retrieve_output: Object | UnsetType = UNSET
     video_list_output: Object | UnsetType = UNSET
     video_delete_output: Object | UnsetType = UNSET
     video_download_output: Object | UnsetType = UNSET
-    list_models_output: Object | UnsetType = UNSET
+    list_models_output: Object | list[Object] | UnsetType = UNSET
 
 
 class Pagination(msgspec.Struct, kw_only=True):

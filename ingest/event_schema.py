@@ -33,11 +33,26 @@ _PAYLOAD_TYPES: dict[schema.PayloadShape, Any] = {
     ],
 }
 
+
+def _payload_type(name: str) -> Any:
+    also = schema.ALSO_ACCEPTED.get(name)
+    main = _PAYLOAD_TYPES[schema.PAYLOAD_SHAPES[name]]
+    if also is None:
+        return main
+    return Annotated[
+        Any,
+        msgspec.Meta(
+            description=f"{main.__metadata__[0].description} Bifrost's own rows send "
+            f"{also.replace('_', ' ')} here instead, also accepted and stored as sent."
+        ),
+    ]
+
+
 # The wire type with each ``msgspec.Raw`` payload shown with its checked type (Raw has none).
 LogEntry: Any = msgspec.defstruct(
     "LogEntry",
     [
-        (name, _PAYLOAD_TYPES[schema.PAYLOAD_SHAPES[name]] if hint is msgspec.Raw else hint, None)
+        (name, _payload_type(name) if hint is msgspec.Raw else hint, None)
         for name, hint in get_type_hints(schema.LogEntry, include_extras=True).items()
     ],
     kw_only=True,

@@ -190,6 +190,15 @@ PAYLOAD_SHAPES: Final[dict[str, PayloadShape]] = {
     "video_download_output": "object",
     "list_models_output": "object",
 }
+#: Payloads that Bifrost's own log rows (``framework/logstore/tables.go``) send in another
+#: shape than its published contract: accepted in that shape too, stored and served as sent
+#: (``docs/events.md``), so a feed of real Bifrost rows (e.g. the live-log bridge) loses none.
+ALSO_ACCEPTED: Final[dict[str, PayloadShape]] = {
+    "routing_engine_logs": "string",
+    "rerank_output": "object_array",
+    "list_models_output": "object_array",
+    "embedding_output": "object_array",
+}
 #: Payloads the contract types as strings (raw bodies).
 STRING_PAYLOADS: Final = frozenset(n for n, shape in PAYLOAD_SHAPES.items() if shape == "string")
 
