@@ -1,0 +1,424 @@
+"""``GET /api/logs/rankings`` (models) and ``/rankings/by-dimension``: parameters, OpenSearch
+bodies, and the typed answers. Pure.
+
+Groups come from a composite aggregation read to the end (:mod:`api.aggs.paging`), so every
+number is exact on any number of shards; ranking and the row cap happen here. Order:
+``total_requests`` descending, then the group key ascending (``model``, ``provider`` / ``id``).
+Only terminal logs count. The trend compares with the previous window (same filters, same
+``_msearch``), restricted to the groups of the current answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from api.aggs.common import TERMINAL, Owner, fan_out_script, pct_change, previous_window, split_pair
+from api.aggs.paging import GROUPS, PAGE_SIZE
+from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
+from api.parsing import InvalidParameter, QueryInput, Raw, boolean, collect, reject_unknown, single
+from api.query import build_filter
+from shared.index import TOTAL_TOKENS
+
+DEFAULT_RANKING_LIMIT: Final = 100
+#: ``dimension`` of ``/rankings/by-dimension`` -> where its id and name are stored.
+RANKING_DIMENSIONS: Final[dict[str, Owner]] = {
+    "team": Owner("team_id", "team_name", "team_ids", "team_names"),
+    "customer": Owner("customer_id", "customer_name", "customer_ids", "customer_names"),
+    "business_unit": Owner(
+        "business_unit_id", "business_unit_name", "business_unit_ids", "business_unit_names"
+    ),
+    "user": Owner("user_id", "user_name"),
+    "virtual_key": Owner("virtual_key_id", "virtual_key_name"),
+}
+RANKING_PARAMS: Final = frozenset({"limit", "all"})
+DIMENSION_PARAMS: Final = RANKING_PARAMS | {"dimension"}
+_VALID: Final = ", ".join(RANKING_DIMENSIONS)
+
+
+class RankingQuery(msgspec.Struct, frozen=True, kw_only=True):
+    filter: LogFilter
+    limit: int | None
+    """Row cap; None: every group (``all=true``)."""
+    dimension: str | None = None
+
+
+def parse_ranking_limit(raw: Raw) -> int | None:
+    """``all=true`` (no cap, wins over ``limit``), else ``limit`` >= 1, else 100."""
+    if boolean(raw, "all"):
+        return None
+    text = single(raw, "limit")
+    if text is None:
+        return DEFAULT_RANKING_LIMIT
+    stripped = text.strip()
+    if not stripped.isdigit() or int(stripped) < 1:
+        raise InvalidParameter(
+            "limit",
+            f"Invalid limit: {text}. Expected a positive integer, or all=true for no limit",
+        )
+    return int(stripped)
+
+
+def parse_dimension(raw: Raw) -> str:
+    value = single(raw, "dimension")
+    if value is None:
+        raise InvalidParameter(
+            "dimension", f"Missing required query parameter: dimension. Valid values: {_VALID}"
+        )
+    if value not in RANKING_DIMENSIONS:
+        raise InvalidParameter("dimension", f"Invalid dimension: {value}. Valid values: {_VALID}")
+    return value
+
+
+def parse_ranking_query(
+    query: QueryInput, *, by_dimension: bool, now_ns: int | None = None
+) -> RankingQuery:
+    raw = collect(query)
+    own = DIMENSION_PARAMS if by_dimension else RANKING_PARAMS
+    reject_unknown(raw, FILTER_PARAMS | own, prefix=METADATA_PREFIX)
+    dimension = parse_dimension(raw) if by_dimension else None
+    f = parse_filters(raw, now_ns=now_ns)
+    return RankingQuery(filter=f, limit=parse_ranking_limit(raw), dimension=dimension)
+
+
+# ---- bodies -------------------------------------------------------------------------------
+
+
+def _body(f: LogFilter, sources: list[dict[str, Any]], aggs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": build_filter(f, TERMINAL),
+        "aggs": {
+            GROUPS: {"composite": {"size": PAGE_SIZE, "sources": sources}, "aggs": aggs},
+        },
+    }
+
+
+def model_rankings_body(f: LogFilter) -> dict[str, Any]:
+    """First page of the (model, provider) groups of ``f``'s terminal logs."""
+    sources = [
+        {"model": {"terms": {"field": "model"}}},
+        {"provider": {"terms": {"field": "provider"}}},
+    ]
+    return _body(
+        f,
+        sources,
+        {
+            "success": {"filter": {"term": {"status": "success"}}},
+            "tokens": {"sum": {"field": TOTAL_TOKENS}},
+            "cost": {"sum": {"field": "cost"}},
+            "latency": {"avg": {"field": "latency"}},
+            "canonical": {
+                "terms": {
+                    "field": "canonical_model_name",
+                    "size": 1,
+                    "order": {"_key": "desc"},
+                    "include": ".+",
+                }
+            },
+        },
+    )
+
+
+def _has_owner(owner: Owner) -> dict[str, Any]:
+    fields = [owner.id] if owner.ids is None else [owner.id, owner.ids]
+    return {
+        "bool": {
+            "should": [{"regexp": {field: ".+"}} for field in fields],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def dimension_rankings_body(f: LogFilter, dimension: str) -> dict[str, Any]:
+    """First page of the (id, name) groups of ``f``'s terminal logs for ``dimension``."""
+    owner = RANKING_DIMENSIONS[dimension]
+    sources: list[dict[str, Any]]
+    if owner.ids is None:
+        sources = [
+            {"id": {"terms": {"field": owner.id}}},
+            {"name": {"terms": {"field": owner.name, "missing_bucket": True}}},
+        ]
+    else:
+        sources = [{"pair": {"terms": {"script": fan_out_script(owner, name_first=False)}}}]
+    body = _body(
+        f, sources, {"tokens": {"sum": {"field": TOTAL_TOKENS}}, "cost": {"sum": {"field": "cost"}}}
+    )
+    if owner.ids is not None:
+        body["aggs"]["owned"] = {"filter": _has_owner(owner)}
+    return body
+
+
+def build_model_rankings(f: LogFilter) -> list[dict[str, Any]]:
+    """[current] or [current, previous window] first pages, for one ``_msearch``."""
+    previous = previous_window(f)
+    bodies = [model_rankings_body(f)]
+    if previous is not None:
+        bodies.append(model_rankings_body(previous))
+    return bodies
+
+
+def build_dimension_rankings(f: LogFilter, dimension: str) -> list[dict[str, Any]]:
+    previous = previous_window(f)
+    bodies = [dimension_rankings_body(f, dimension)]
+    if previous is not None:
+        bodies.append(dimension_rankings_body(previous, dimension))
+    return bodies
+
+
+# ---- answers ------------------------------------------------------------------------------
+
+
+class ModelTrend(msgspec.Struct, kw_only=True):
+    """Percent change against the previous window (0 when the previous value is 0)."""
+
+    has_previous_period: bool = False
+    requests_trend: float = 0.0
+    tokens_trend: float = 0.0
+    cost_trend: float = 0.0
+    latency_trend: float = 0.0
+
+
+class ModelRanking(msgspec.Struct, kw_only=True):
+    model: str
+    canonical_model_name: str | UnsetType = UNSET
+    provider: str
+    total_requests: int
+    success_count: int
+    success_rate: float
+    """Percent of the group's terminal logs that succeeded."""
+    total_tokens: int
+    total_cost: float
+    avg_latency: float
+    trend: ModelTrend
+
+
+class ModelRankingResult(msgspec.Struct, kw_only=True):
+    rankings: list[ModelRanking]
+
+
+class DimensionTrend(msgspec.Struct, kw_only=True):
+    has_previous_period: bool = False
+    requests_trend: float = 0.0
+    tokens_trend: float = 0.0
+    cost_trend: float = 0.0
+
+
+class DimensionRanking(msgspec.Struct, kw_only=True):
+    id: str
+    name: str | UnsetType = UNSET
+    total_requests: int
+    total_tokens: int
+    total_cost: float
+    trend: DimensionTrend
+
+
+class DimensionRankingResult(msgspec.Struct, kw_only=True):
+    rankings: list[DimensionRanking]
+    dimension: str
+    total_actual_requests: int | UnsetType = UNSET
+    """Fan-out dimensions: terminal logs attributed to at least one id."""
+    total_attributed_requests: int | UnsetType = UNSET
+    """Fan-out dimensions: the sum of every group's ``total_requests`` (a log attributed to
+    two teams counts twice)."""
+
+
+class _Count(msgspec.Struct):
+    doc_count: int = 0
+
+
+class _Value(msgspec.Struct):
+    value: float | None = None
+
+
+class _Key(msgspec.Struct):
+    key: str
+
+
+class _Terms(msgspec.Struct):
+    buckets: list[_Key] = msgspec.field(default_factory=list)
+
+
+class _ModelBucket(msgspec.Struct):
+    key: dict[str, str]
+    doc_count: int
+    success: _Count = msgspec.field(default_factory=_Count)
+    tokens: _Value = msgspec.field(default_factory=_Value)
+    cost: _Value = msgspec.field(default_factory=_Value)
+    latency: _Value = msgspec.field(default_factory=_Value)
+    canonical: _Terms = msgspec.field(default_factory=_Terms)
+
+
+class _DimensionBucket(msgspec.Struct):
+    key: dict[str, str | None]
+    doc_count: int
+    tokens: _Value = msgspec.field(default_factory=_Value)
+    cost: _Value = msgspec.field(default_factory=_Value)
+
+
+class _ModelGroups(msgspec.Struct):
+    buckets: list[_ModelBucket] = msgspec.field(default_factory=list)
+
+
+class _DimensionGroups(msgspec.Struct):
+    buckets: list[_DimensionBucket] = msgspec.field(default_factory=list)
+
+
+class _ModelAggs(msgspec.Struct):
+    groups: _ModelGroups = msgspec.field(default_factory=_ModelGroups)
+
+
+class _DimensionAggs(msgspec.Struct):
+    groups: _DimensionGroups = msgspec.field(default_factory=_DimensionGroups)
+    owned: _Count | None = None
+
+
+class _ModelPage(msgspec.Struct):
+    aggregations: _ModelAggs = msgspec.field(default_factory=_ModelAggs)
+
+
+class _DimensionPage(msgspec.Struct):
+    aggregations: _DimensionAggs = msgspec.field(default_factory=_DimensionAggs)
+
+
+_MODEL_PAGE: Final = msgspec.json.Decoder(_ModelPage)
+_DIMENSION_PAGE: Final = msgspec.json.Decoder(_DimensionPage)
+
+
+class ModelTotals(msgspec.Struct, kw_only=True):
+    requests: int
+    success: int
+    tokens: int
+    cost: float
+    avg_latency: float
+    canonical: str | None
+
+
+def model_totals(pages: Sequence[bytes]) -> dict[tuple[str, str], ModelTotals]:
+    """(model, provider) -> totals, from every page of one window."""
+    out: dict[tuple[str, str], ModelTotals] = {}
+    for raw in pages:
+        for b in _MODEL_PAGE.decode(raw).aggregations.groups.buckets:
+            model, provider = b.key["model"], b.key["provider"]
+            if not model:
+                continue
+            out[(model, provider)] = ModelTotals(
+                requests=b.doc_count,
+                success=b.success.doc_count,
+                tokens=round(b.tokens.value or 0),
+                cost=b.cost.value or 0.0,
+                avg_latency=b.latency.value or 0.0,
+                canonical=b.canonical.buckets[0].key if b.canonical.buckets else None,
+            )
+    return out
+
+
+def parse_model_rankings(
+    current: Sequence[bytes], previous: Sequence[bytes] | None, limit: int | None
+) -> ModelRankingResult:
+    """Every page of the current window (and of the previous one, for trends)."""
+    now = model_totals(current)
+    before = model_totals(previous) if previous is not None else {}
+    keys = sorted(now, key=lambda k: (-now[k].requests, k))
+    rankings = []
+    for key in keys if limit is None else keys[:limit]:
+        t = now[key]
+        old = before.get(key)
+        trend = ModelTrend()
+        if old is not None and old.requests > 0:
+            trend = ModelTrend(
+                has_previous_period=True,
+                requests_trend=pct_change(old.requests, t.requests),
+                tokens_trend=pct_change(old.tokens, t.tokens),
+                cost_trend=pct_change(old.cost, t.cost),
+                latency_trend=(
+                    pct_change(old.avg_latency, t.avg_latency) if old.avg_latency > 0 else 0.0
+                ),
+            )
+        rankings.append(
+            ModelRanking(
+                model=key[0],
+                canonical_model_name=t.canonical if t.canonical is not None else UNSET,
+                provider=key[1],
+                total_requests=t.requests,
+                success_count=t.success,
+                success_rate=t.success / t.requests * 100 if t.requests else 0.0,
+                total_tokens=t.tokens,
+                total_cost=t.cost,
+                avg_latency=t.avg_latency,
+                trend=trend,
+            )
+        )
+    return ModelRankingResult(rankings=rankings)
+
+
+class OwnerTotals(msgspec.Struct, kw_only=True):
+    requests: int = 0
+    tokens: float = 0.0
+    cost: float = 0.0
+    name: str = ""
+
+
+def owner_totals(pages: Sequence[bytes]) -> tuple[dict[str, OwnerTotals], int]:
+    """id -> totals (name: the greatest non-empty one), and the logs with any owner."""
+    out: dict[str, OwnerTotals] = {}
+    owned = 0
+    for n, raw in enumerate(pages):
+        aggs = _DIMENSION_PAGE.decode(raw).aggregations
+        if n == 0 and aggs.owned is not None:
+            owned = aggs.owned.doc_count
+        for b in aggs.groups.buckets:
+            if "pair" in b.key:
+                ident, name = split_pair(b.key["pair"] or "")
+            else:
+                ident, name = b.key.get("id") or "", b.key.get("name") or ""
+            if not ident:
+                continue
+            t = out.setdefault(ident, OwnerTotals())
+            t.requests += b.doc_count
+            t.tokens += b.tokens.value or 0
+            t.cost += b.cost.value or 0.0
+            t.name = max(t.name, name)
+    return out, owned
+
+
+def parse_dimension_rankings(
+    dimension: str,
+    current: Sequence[bytes],
+    previous: Sequence[bytes] | None,
+    limit: int | None,
+) -> DimensionRankingResult:
+    now, owned = owner_totals(current)
+    before = owner_totals(previous)[0] if previous is not None else {}
+    ids = sorted(now, key=lambda i: (-now[i].requests, i))
+    rankings = []
+    for ident in ids if limit is None else ids[:limit]:
+        t = now[ident]
+        old = before.get(ident)
+        trend = DimensionTrend()
+        if old is not None and old.requests > 0:
+            trend = DimensionTrend(
+                has_previous_period=True,
+                requests_trend=pct_change(old.requests, t.requests),
+                tokens_trend=pct_change(round(old.tokens), round(t.tokens)),
+                cost_trend=pct_change(old.cost, t.cost),
+            )
+        rankings.append(
+            DimensionRanking(
+                id=ident,
+                name=t.name or UNSET,
+                total_requests=t.requests,
+                total_tokens=round(t.tokens),
+                total_cost=t.cost,
+                trend=trend,
+            )
+        )
+    result = DimensionRankingResult(rankings=rankings, dimension=dimension)
+    if RANKING_DIMENSIONS[dimension].ids is not None:
+        result.total_actual_requests = owned
+        result.total_attributed_requests = sum(t.requests for t in now.values())
+    return result
