@@ -87,18 +87,20 @@ def parse_ranking_query(
 # ---- bodies -------------------------------------------------------------------------------
 
 
-def _body(f: LogFilter, sources: list[dict[str, Any]], aggs: dict[str, Any]) -> dict[str, Any]:
+def _body(
+    f: LogFilter, sources: list[dict[str, Any]], aggs: dict[str, Any], page_size: int
+) -> dict[str, Any]:
     return {
         "size": 0,
         "track_total_hits": False,
         "query": build_filter(f, TERMINAL),
         "aggs": {
-            GROUPS: {"composite": {"size": PAGE_SIZE, "sources": sources}, "aggs": aggs},
+            GROUPS: {"composite": {"size": page_size, "sources": sources}, "aggs": aggs},
         },
     }
 
 
-def model_rankings_body(f: LogFilter) -> dict[str, Any]:
+def model_rankings_body(f: LogFilter, *, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """First page of the (model, provider) groups of ``f``'s terminal logs."""
     sources = [
         {"model": {"terms": {"field": "model"}}},
@@ -121,6 +123,7 @@ def model_rankings_body(f: LogFilter) -> dict[str, Any]:
                 }
             },
         },
+        page_size,
     )
 
 
@@ -134,7 +137,9 @@ def _has_owner(owner: Owner) -> dict[str, Any]:
     }
 
 
-def dimension_rankings_body(f: LogFilter, dimension: str) -> dict[str, Any]:
+def dimension_rankings_body(
+    f: LogFilter, dimension: str, *, page_size: int = PAGE_SIZE
+) -> dict[str, Any]:
     """First page of the (id, name) groups of ``f``'s terminal logs for ``dimension``."""
     owner = RANKING_DIMENSIONS[dimension]
     sources: list[dict[str, Any]]
@@ -145,28 +150,29 @@ def dimension_rankings_body(f: LogFilter, dimension: str) -> dict[str, Any]:
         ]
     else:
         sources = [{"pair": {"terms": {"script": fan_out_script(owner, name_first=False)}}}]
-    body = _body(
-        f, sources, {"tokens": {"sum": {"field": TOTAL_TOKENS}}, "cost": {"sum": {"field": "cost"}}}
-    )
+    sums = {"tokens": {"sum": {"field": TOTAL_TOKENS}}, "cost": {"sum": {"field": "cost"}}}
+    body = _body(f, sources, sums, page_size)
     if owner.ids is not None:
         body["aggs"]["owned"] = {"filter": _has_owner(owner)}
     return body
 
 
-def build_model_rankings(f: LogFilter) -> list[dict[str, Any]]:
+def build_model_rankings(f: LogFilter, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
     """[current] or [current, previous window] first pages, for one ``_msearch``."""
     previous = previous_window(f)
-    bodies = [model_rankings_body(f)]
+    bodies = [model_rankings_body(f, page_size=page_size)]
     if previous is not None:
-        bodies.append(model_rankings_body(previous))
+        bodies.append(model_rankings_body(previous, page_size=page_size))
     return bodies
 
 
-def build_dimension_rankings(f: LogFilter, dimension: str) -> list[dict[str, Any]]:
+def build_dimension_rankings(
+    f: LogFilter, dimension: str, *, page_size: int = PAGE_SIZE
+) -> list[dict[str, Any]]:
     previous = previous_window(f)
-    bodies = [dimension_rankings_body(f, dimension)]
+    bodies = [dimension_rankings_body(f, dimension, page_size=page_size)]
     if previous is not None:
-        bodies.append(dimension_rankings_body(previous, dimension))
+        bodies.append(dimension_rankings_body(previous, dimension, page_size=page_size))
     return bodies
 
 
