@@ -117,6 +117,8 @@ def sample_log(
             "tier": rng.randint(1, 3),
         },
     }
+    extra = random.Random(log_id)  # its own stream: the other fields stay as they were
+    _attribute(extra, create)
     latency = round(rng.uniform(80, 9000), 3)
     prompt, completion = rng.randint(10, 2000), rng.randint(1, 800)
     finish: dict[str, Any] = {
@@ -174,8 +176,6 @@ def sample_log(
                 int(finished.timestamp() * 1000) + rng.randint(1_000, 60_000),
             )
         )
-    extra = random.Random(log_id)  # its own stream: the fields above stay as they were
-    _attribute(extra, create)
     if finish["status"] == "error" and extra.random() < 0.6:
         records.extend(_fallbacks(extra, create, finish, finished, envelope))
     return records

@@ -8,15 +8,17 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from api.aggs.paging import MAX_GROUPS, fetch_all
+from api.aggs.ranking_answers import (
+    DimensionRankingResult,
+    ModelRankingResult,
+    parse_dimension_rankings,
+    parse_model_rankings,
+)
 from api.aggs.rankings import (
     DEFAULT_RANKING_LIMIT,
     RANKING_DIMENSIONS,
-    DimensionRankingResult,
-    ModelRankingResult,
     build_dimension_rankings,
     build_model_rankings,
-    parse_dimension_rankings,
-    parse_model_rankings,
     parse_ranking_query,
 )
 from api.parsing import Raw

@@ -21,12 +21,14 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.aggs.paging import fetch_all
+from api.aggs.ranking_answers import (
+    parse_dimension_rankings,
+    parse_model_rankings,
+)
 from api.aggs.rankings import (
     RANKING_DIMENSIONS,
     build_dimension_rankings,
     build_model_rankings,
-    parse_dimension_rankings,
-    parse_model_rankings,
 )
 from api.app import create_app
 from api.filters import LogFilter

@@ -9,13 +9,15 @@ import pytest
 
 from api.aggs.common import SEPARATOR, ci_substring_regex, pct_change, previous_window
 from api.aggs.paging import GROUPS, PAGE_SIZE, next_page
+from api.aggs.ranking_answers import (
+    parse_dimension_rankings,
+    parse_model_rankings,
+)
 from api.aggs.rankings import (
     DEFAULT_RANKING_LIMIT,
     RANKING_DIMENSIONS,
     build_dimension_rankings,
     build_model_rankings,
-    parse_dimension_rankings,
-    parse_model_rankings,
     parse_ranking_query,
 )
 from api.filters import LogFilter
