@@ -7,8 +7,8 @@ ascending. The trend of a group compares it with the same group in the previous 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Final, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -17,14 +17,18 @@ from api.aggs.common import pct_change, split_pair
 from api.aggs.rankings import RANKING_DIMENSIONS
 
 
-class ModelTrend(msgspec.Struct, kw_only=True):
+class DimensionTrend(msgspec.Struct, kw_only=True):
     """Percent change against the previous window (0 when the previous value is 0)."""
 
     has_previous_period: bool = False
     requests_trend: float = 0.0
     tokens_trend: float = 0.0
     cost_trend: float = 0.0
+
+
+class ModelTrend(DimensionTrend, kw_only=True):
     latency_trend: float = 0.0
+    """0 unless the previous average latency is > 0."""
 
 
 class ModelRanking(msgspec.Struct, kw_only=True):
@@ -43,13 +47,6 @@ class ModelRanking(msgspec.Struct, kw_only=True):
 
 class ModelRankingResult(msgspec.Struct, kw_only=True):
     rankings: list[ModelRanking]
-
-
-class DimensionTrend(msgspec.Struct, kw_only=True):
-    has_previous_period: bool = False
-    requests_trend: float = 0.0
-    tokens_trend: float = 0.0
-    cost_trend: float = 0.0
 
 
 class DimensionRanking(msgspec.Struct, kw_only=True):
@@ -133,13 +130,37 @@ _MODEL_PAGE: Final = msgspec.json.Decoder(_ModelPage)
 _DIMENSION_PAGE: Final = msgspec.json.Decoder(_DimensionPage)
 
 
-class ModelTotals(msgspec.Struct, kw_only=True):
-    requests: int
+class Totals(msgspec.Struct, kw_only=True):
+    requests: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+
+
+class ModelTotals(Totals, kw_only=True):
     success: int
-    tokens: int
-    cost: float
     avg_latency: float
     canonical: str | None
+
+
+K = TypeVar("K", str, tuple[str, str])
+
+
+def top(totals: Mapping[K, Totals], limit: int | None) -> list[K]:
+    """Keys by ``requests`` descending, then key ascending; at most ``limit``."""
+    keys = sorted(totals, key=lambda k: (-totals[k].requests, k))
+    return keys if limit is None else keys[:limit]
+
+
+def trend(old: Totals | None, new: Totals) -> DimensionTrend:
+    """The trend of a group that had ``old`` in the previous window (None: absent)."""
+    if old is None or old.requests <= 0:
+        return DimensionTrend()
+    return DimensionTrend(
+        has_previous_period=True,
+        requests_trend=pct_change(old.requests, new.requests),
+        tokens_trend=pct_change(old.tokens, new.tokens),
+        cost_trend=pct_change(old.cost, new.cost),
+    )
 
 
 def model_totals(pages: Sequence[bytes]) -> dict[tuple[str, str], ModelTotals]:
@@ -167,22 +188,15 @@ def parse_model_rankings(
     """Every page of the current window (and of the previous one, for trends)."""
     now = model_totals(current)
     before = model_totals(previous) if previous is not None else {}
-    keys = sorted(now, key=lambda k: (-now[k].requests, k))
     rankings = []
-    for key in keys if limit is None else keys[:limit]:
+    for key in top(now, limit):
         t = now[key]
         old = before.get(key)
-        trend = ModelTrend()
-        if old is not None and old.requests > 0:
-            trend = ModelTrend(
-                has_previous_period=True,
-                requests_trend=pct_change(old.requests, t.requests),
-                tokens_trend=pct_change(old.tokens, t.tokens),
-                cost_trend=pct_change(old.cost, t.cost),
-                latency_trend=(
-                    pct_change(old.avg_latency, t.avg_latency) if old.avg_latency > 0 else 0.0
-                ),
-            )
+        latency = 0.0
+        if old is not None and old.requests > 0 and old.avg_latency > 0:
+            latency = pct_change(old.avg_latency, t.avg_latency)
+        base = trend(old, t)
+        model_trend = ModelTrend(**msgspec.structs.asdict(base), latency_trend=latency)
         rankings.append(
             ModelRanking(
                 model=key[0],
@@ -194,16 +208,13 @@ def parse_model_rankings(
                 total_tokens=t.tokens,
                 total_cost=t.cost,
                 avg_latency=t.avg_latency,
-                trend=trend,
+                trend=model_trend,
             )
         )
     return ModelRankingResult(rankings=rankings)
 
 
-class OwnerTotals(msgspec.Struct, kw_only=True):
-    requests: int = 0
-    tokens: float = 0.0
-    cost: float = 0.0
+class OwnerTotals(Totals, kw_only=True):
     name: str = ""
 
 
@@ -224,7 +235,7 @@ def owner_totals(pages: Sequence[bytes]) -> tuple[dict[str, OwnerTotals], int]:
                 continue
             t = out.setdefault(ident, OwnerTotals())
             t.requests += b.doc_count
-            t.tokens += b.tokens.value or 0
+            t.tokens += round(b.tokens.value or 0)
             t.cost += b.cost.value or 0.0
             t.name = max(t.name, name)
     return out, owned
@@ -238,29 +249,17 @@ def parse_dimension_rankings(
 ) -> DimensionRankingResult:
     now, owned = owner_totals(current)
     before = owner_totals(previous)[0] if previous is not None else {}
-    ids = sorted(now, key=lambda i: (-now[i].requests, i))
-    rankings = []
-    for ident in ids if limit is None else ids[:limit]:
-        t = now[ident]
-        old = before.get(ident)
-        trend = DimensionTrend()
-        if old is not None and old.requests > 0:
-            trend = DimensionTrend(
-                has_previous_period=True,
-                requests_trend=pct_change(old.requests, t.requests),
-                tokens_trend=pct_change(round(old.tokens), round(t.tokens)),
-                cost_trend=pct_change(old.cost, t.cost),
-            )
-        rankings.append(
-            DimensionRanking(
-                id=ident,
-                name=t.name or UNSET,
-                total_requests=t.requests,
-                total_tokens=round(t.tokens),
-                total_cost=t.cost,
-                trend=trend,
-            )
+    rankings = [
+        DimensionRanking(
+            id=ident,
+            name=now[ident].name or UNSET,
+            total_requests=now[ident].requests,
+            total_tokens=now[ident].tokens,
+            total_cost=now[ident].cost,
+            trend=trend(before.get(ident), now[ident]),
         )
+        for ident in top(now, limit)
+    ]
     result = DimensionRankingResult(rankings=rankings, dimension=dimension)
     if RANKING_DIMENSIONS[dimension].ids is not None:
         result.total_actual_requests = owned

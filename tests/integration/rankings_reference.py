@@ -22,6 +22,7 @@ from api.filters import ARRAY_FILTERS, LIST_FILTERS
 from api.parsing import parse_time
 from api.query import MULTI_VALUED, format_nanos
 from shared.index import METADATA_KV, METADATA_SEPARATOR, TOTAL_TOKENS
+from tests.integration.api_seed import value_filters_match
 
 Doc = Mapping[str, Any]
 Window = tuple[int | None, int | None]
@@ -57,24 +58,9 @@ def matches(doc: Doc, params: Mapping[str, str], window: Window) -> bool:
         return False
     if ts is not None and ((start is not None and ts < start) or (end is not None and ts > end)):
         return False
-    for name, field in (("latency", "latency"), ("cost", "cost"), ("tokens", TOTAL_TOKENS)):
-        value = doc.get(field)
-        if f"min_{name}" in params and (value is None or value < float(params[f"min_{name}"])):
-            return False
-        if f"max_{name}" in params and (value is None or value > float(params[f"max_{name}"])):
-            return False
-    if params.get("missing_cost_only") == "true":
-        cost = doc.get("cost")
-        if not (cost is None or cost <= 0) or doc.get("status") == "error":
-            return False
     if params.get("roots_only") == "true" and "parent_request_id" in doc:
         return False
-    for name, value in params.items():
-        if name.startswith("metadata_"):
-            pair = f"{name.removeprefix('metadata_')}{METADATA_SEPARATOR}{value}"
-            if pair not in doc.get(METADATA_KV, ()):
-                return False
-    return True
+    return value_filters_match(doc, params)
 
 
 def select(docs: Iterable[Doc], params: Mapping[str, str], window: Window) -> list[Doc]:
@@ -83,6 +69,19 @@ def select(docs: Iterable[Doc], params: Mapping[str, str], window: Window) -> li
 
 def pct(old: float, new: float) -> float:
     return (new - old) / old * 100 if old else 0.0
+
+
+def _trend(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    if old is None:
+        return {"has_previous_period": False} | dict.fromkeys(
+            ("requests_trend", "tokens_trend", "cost_trend"), 0.0
+        )
+    return {
+        "has_previous_period": True,
+        "requests_trend": pct(old["requests"], new["requests"]),
+        "tokens_trend": pct(old["tokens"], new["tokens"]),
+        "cost_trend": pct(old["cost"], new["cost"]),
+    }
 
 
 def _model_groups(docs: Iterable[Doc]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -114,18 +113,10 @@ def model_rankings(
     out = []
     for key in keys[:limit] if limit is not None else keys:
         g, old = now[key], before.get(key)
-        trend = {"has_previous_period": False, "requests_trend": 0.0, "tokens_trend": 0.0}
-        trend |= {"cost_trend": 0.0, "latency_trend": 0.0}
-        if old is not None:
-            trend = {
-                "has_previous_period": True,
-                "requests_trend": pct(old["requests"], g["requests"]),
-                "tokens_trend": pct(old["tokens"], g["tokens"]),
-                "cost_trend": pct(old["cost"], g["cost"]),
-                "latency_trend": pct(old["avg_latency"], g["avg_latency"])
-                if old["avg_latency"] > 0
-                else 0.0,
-            }
+        trend = _trend(old, g)
+        trend["latency_trend"] = 0.0
+        if old is not None and old["avg_latency"] > 0:
+            trend["latency_trend"] = pct(old["avg_latency"], g["avg_latency"])
         row = {
             "model": key[0],
             "provider": key[1],
@@ -185,15 +176,7 @@ def dimension_rankings(
     rows = []
     for ident in ids[:limit] if limit is not None else ids:
         g, old = now[ident], before.get(ident)
-        trend = {"has_previous_period": False, "requests_trend": 0.0, "tokens_trend": 0.0}
-        trend["cost_trend"] = 0.0
-        if old is not None:
-            trend = {
-                "has_previous_period": True,
-                "requests_trend": pct(old["requests"], g["requests"]),
-                "tokens_trend": pct(old["tokens"], g["tokens"]),
-                "cost_trend": pct(old["cost"], g["cost"]),
-            }
+        trend = _trend(old, g)
         row = {"id": ident, "total_requests": g["requests"], "total_tokens": g["tokens"]}
         row |= {"total_cost": g["cost"], "trend": trend}
         if g["name"]:
