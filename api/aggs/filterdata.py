@@ -28,6 +28,9 @@ METADATA_PAIRS: Final = 10_000
 EXCLUDED_METADATA_KEYS: Final = ("isAsyncRequest",)
 CUTOFF_NS: Final = 30 * 86400 * 1_000_000_000
 FILTERDATA_PARAMS: Final = frozenset({"dimensions", "q"})
+#: Longer ``q`` would exceed OpenSearch's ``index.max_regex_length`` (1000) once made a
+#: case-insensitive regular expression (up to 4 characters per character of ``q``).
+MAX_Q: Final = 200
 
 #: Dimensions answered as a sorted list of strings -> stored field.
 VALUE_DIMENSIONS: Final[dict[str, str]] = {
@@ -78,6 +81,8 @@ def parse_filterdata_query(query: QueryInput, *, now_ns: int | None = None) -> F
                 f"unknown dimension {name!r}; valid dimensions: {', '.join(ALL_DIMENSIONS)}",
             )
     q = (single(raw, "q") or "").strip()
+    if len(q) > MAX_Q:
+        raise InvalidParameter("q", f"q is too long: at most {MAX_Q} characters")
     return FilterDataQuery(filter=f, dimensions=dimensions or ALL_DIMENSIONS, q=q or None)
 
 

@@ -9,6 +9,7 @@ window (same filters, same ``_msearch``), restricted to the groups of the curren
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import msgspec
@@ -16,11 +17,21 @@ import msgspec
 from api.aggs.common import TERMINAL, Owner, fan_out_script, previous_window
 from api.aggs.paging import GROUPS, PAGE_SIZE
 from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
-from api.parsing import InvalidParameter, QueryInput, Raw, boolean, collect, reject_unknown, single
+from api.parsing import (
+    LONG_MAX,
+    InvalidParameter,
+    QueryInput,
+    Raw,
+    boolean,
+    collect,
+    reject_unknown,
+    single,
+)
 from api.query import build_filter
 from shared.index import TOTAL_TOKENS
 
 DEFAULT_RANKING_LIMIT: Final = 100
+_POSITIVE: Final = re.compile(r"\+?0*[1-9][0-9]*")
 #: ``dimension`` of ``/rankings/by-dimension`` -> where its id and name are stored.
 RANKING_DIMENSIONS: Final[dict[str, Owner]] = {
     "team": Owner("team_id", "team_name", "team_ids", "team_names"),
@@ -50,13 +61,12 @@ def parse_ranking_limit(raw: Raw) -> int | None:
     text = single(raw, "limit")
     if text is None:
         return DEFAULT_RANKING_LIMIT
-    stripped = text.strip()
-    if not stripped.isdigit() or int(stripped) < 1:
+    if not _POSITIVE.fullmatch(text.strip()) or int(text) > LONG_MAX:
         raise InvalidParameter(
             "limit",
             f"Invalid limit: {text}. Expected a positive integer, or all=true for no limit",
         )
-    return int(stripped)
+    return int(text)
 
 
 def parse_dimension(raw: Raw) -> str:

@@ -7,10 +7,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from api.aggs.common import SEPARATOR
+from api.aggs.common import SEPARATOR, ci_substring_regex
 from api.aggs.filterdata import (
     ALL_DIMENSIONS,
     CUTOFF_NS,
+    MAX_Q,
     METADATA_VALUES_PER_KEY,
     build_filterdata,
     parse_filterdata,
@@ -43,6 +44,10 @@ def test_dimensions_are_strict_sorted_and_deduplicated() -> None:
     with pytest.raises(InvalidParameter) as error:
         parse_filterdata_query({"limit": ["3"]})
     assert error.value.param == "limit"
+    with pytest.raises(InvalidParameter) as error:
+        parse_filterdata_query({"q": ["x" * (MAX_Q + 1)]})
+    assert error.value.param == "q"
+    assert len(ci_substring_regex("Ä" * MAX_Q)) <= 1000  # OpenSearch's max_regex_length
 
 
 def test_body_has_one_aggregation_per_dimension_with_q_everywhere() -> None:

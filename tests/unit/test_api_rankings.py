@@ -56,6 +56,7 @@ def model_bucket(
 def test_limit_defaults_to_100_and_all_wins() -> None:
     assert parse_ranking_query({}, by_dimension=False).limit == DEFAULT_RANKING_LIMIT
     assert parse_ranking_query({"limit": ["7"]}, by_dimension=False).limit == 7
+    assert parse_ranking_query({"limit": [" 007 "]}, by_dimension=False).limit == 7
     assert parse_ranking_query({"limit": ["7"], "all": ["true"]}, by_dimension=False).limit is None
     assert parse_ranking_query({"all": ["false"]}, by_dimension=False).limit == 100
 
@@ -66,6 +67,9 @@ def test_limit_defaults_to_100_and_all_wins() -> None:
         ({"limit": ["0"]}, "limit"),
         ({"limit": ["-3"]}, "limit"),
         ({"limit": ["ten"]}, "limit"),
+        ({"limit": ["²"]}, "limit"),
+        ({"limit": ["1.5"]}, "limit"),
+        ({"limit": ["99999999999999999999"]}, "limit"),
         ({"all": ["maybe"]}, "all"),
         ({"dimension": ["team"]}, "dimension"),  # not a parameter of the model rankings
         ({"start_time": ["yesterday"]}, "start_time"),
