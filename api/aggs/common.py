@@ -8,8 +8,8 @@
   multi-valued keyword fields, where a query filter would also admit a document's other values).
 - Fan-out of the multi-valued owners (teams, customers, business units): a log counts for every
   id in ``<dim>_id`` and ``<dim>_ids`` (de-duplicated), the same logs the ``<dim>_ids`` filter
-  matches. Names of ids in the arrays are read positionally from ``_source`` (doc values are
-  sorted, so they lose the pairing).
+  matches, through the ``<dim>_owners`` field derived at ingest (``name<US>id`` per owner, the
+  arrays paired by position).
 """
 
 from __future__ import annotations
@@ -28,67 +28,12 @@ SEPARATOR: Final = METADATA_SEPARATOR
 
 
 class Owner(msgspec.Struct, frozen=True):
-    """Where a dimension's id and name live; ``ids``/``names``: the multi-valued companions."""
+    """Where a dimension's id and name live; ``owners``: for the dimensions a log can have
+    several of, the derived ``name<US>id`` field that fans it out (``shared.index``)."""
 
     id: str
     name: str
-    ids: str | None = None
-    names: str | None = None
-
-
-#: Collects, per document, ``{id: greatest name}`` from the scalar pair and the arrays, then
-#: emits ``<id><US><name>`` (or ``<name><US><id>`` with ``params.name_first``), skipping empty
-#: ids, empty names with ``params.require_name``, and with ``params.q`` names that do not
-#: contain it (lower-cased).
-_FAN_OUT: Final = """
-Map m = new TreeMap();
-if (doc[params.id].size() > 0) {
-  String i = doc[params.id].value;
-  if (i.length() > 0) { m.put(i, doc[params.name].size() > 0 ? doc[params.name].value : ''); }
-}
-if (doc[params.ids].size() > 0) {
-  def ids = params._source[params.ids];
-  def names = params._source[params.names];
-  if (ids instanceof String) { ids = [ids]; names = [names]; }
-  if (ids instanceof List) {
-    for (int k = 0; k < ids.size(); k++) {
-      def i = ids[k];
-      if (!(i instanceof String) || i.length() == 0) { continue; }
-      String n = '';
-      if (names instanceof List && k < names.size() && names[k] instanceof String) { n = names[k]; }
-      String old = m.get(i);
-      if (old == null || n.compareTo(old) > 0) { m.put(i, n); }
-    }
-  }
-}
-List out = new ArrayList();
-for (def e : m.entrySet()) {
-  String n = e.getValue();
-  if (params.require_name && n.length() == 0) { continue; }
-  if (params.q != null && !n.toLowerCase().contains(params.q)) { continue; }
-  out.add(params.name_first ? n + params.sep + e.getKey() : e.getKey() + params.sep + n);
-}
-return out;
-"""
-
-
-def fan_out_script(owner: Owner, *, name_first: bool, q: str | None = None) -> dict[str, Any]:
-    """A terms source/aggregation script emitting the ``(id, name)`` pairs of a log;
-    ``name_first`` (filter data): ``name<US>id``, only pairs with a name containing ``q``."""
-    return {
-        "lang": "painless",
-        "source": _FAN_OUT,
-        "params": {
-            "id": owner.id,
-            "name": owner.name,
-            "ids": owner.ids,
-            "names": owner.names,
-            "sep": SEPARATOR,
-            "name_first": name_first,
-            "require_name": name_first,
-            "q": q.lower() if q else None,
-        },
-    }
+    owners: str | None = None
 
 
 def split_pair(key: str) -> tuple[str, str]:
@@ -96,9 +41,10 @@ def split_pair(key: str) -> tuple[str, str]:
     return first, second
 
 
-def ci_substring_regex(q: str) -> str:
-    """Lucene regexp matching any term that contains ``q``, ignoring case. Every character
-    other than a letter or digit is escaped, so nothing in ``q`` is regex syntax."""
+def ci_substring_regex(q: str, *, anything: str = ".*") -> str:
+    """Lucene regexp matching any term that contains ``q``, ignoring case (``anything``: what
+    may surround it). Every character other than a letter or digit is escaped, so nothing in
+    ``q`` is regex syntax."""
     parts: list[str] = []
     for char in q:
         lower, upper = char.lower(), char.upper()
@@ -108,7 +54,7 @@ def ci_substring_regex(q: str) -> str:
             parts.append(char)
         else:
             parts.append("\\" + char)
-    return ".*" + "".join(parts) + ".*"
+    return anything + "".join(parts) + anything
 
 
 def previous_window(f: LogFilter) -> LogFilter | None:

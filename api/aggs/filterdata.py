@@ -15,7 +15,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from api.aggs.common import SEPARATOR, Owner, ci_substring_regex, fan_out_script, split_pair
+from api.aggs.common import SEPARATOR, Owner, ci_substring_regex, split_pair
 from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
 from api.parsing import InvalidParameter, QueryInput, collect, comma_list, reject_unknown, single
 from api.query import build_filter
@@ -46,14 +46,13 @@ PAIR_DIMENSIONS: Final[dict[str, Owner]] = {
     "selected_keys": Owner("selected_key_id", "selected_key_name"),
     "virtual_keys": Owner("virtual_key_id", "virtual_key_name"),
     "routing_rules": Owner("routing_rule_id", "routing_rule_name"),
-    "teams": Owner("team_id", "team_name", "team_ids", "team_names"),
-    "customers": Owner("customer_id", "customer_name", "customer_ids", "customer_names"),
+    "teams": Owner("team_id", "team_name", "team_owners"),
+    "customers": Owner("customer_id", "customer_name", "customer_owners"),
     "users": Owner("user_id", "user_name"),
-    "business_units": Owner(
-        "business_unit_id", "business_unit_name", "business_unit_ids", "business_unit_names"
-    ),
+    "business_units": Owner("business_unit_id", "business_unit_name", "business_unit_owners"),
 }
 METADATA_KEYS: Final = "metadata_keys"
+_NAME_CHAR: Final = f"[^{SEPARATOR}]*"
 ALL_DIMENSIONS: Final[tuple[str, ...]] = tuple(
     sorted([*VALUE_DIMENSIONS, *PAIR_DIMENSIONS, METADATA_KEYS])
 )
@@ -92,8 +91,9 @@ def _include(q: str | None) -> str:
 
 def _pair_agg(owner: Owner, q: str | None) -> dict[str, Any]:
     terms: dict[str, Any] = {"size": DIMENSION_LIMIT, "order": {"_key": "asc"}}
-    if owner.ids is not None:
-        return {"terms": {"script": fan_out_script(owner, name_first=True, q=q), **terms}}
+    if owner.owners is not None:  # name<US>id: a non-empty name (containing q), any id
+        name = ci_substring_regex(q, anything=_NAME_CHAR) if q else f"{_NAME_CHAR[:-1]}+"
+        return {"terms": {"field": owner.owners, "include": f"{name}{SEPARATOR}.+", **terms}}
     named = {"regexp": {owner.name: {"value": _include(q)}}}
     return {
         "filter": {"bool": {"filter": [{"regexp": {owner.id: {"value": ".+"}}}, named]}},

@@ -228,7 +228,7 @@ def owner_totals(pages: Sequence[bytes]) -> tuple[dict[str, OwnerTotals], int]:
             owned = aggs.owned.doc_count
         for b in aggs.groups.buckets:
             if "pair" in b.key:
-                ident, name = split_pair(b.key["pair"] or "")
+                name, ident = split_pair(b.key["pair"] or "")
             else:
                 ident, name = b.key.get("id") or "", b.key.get("name") or ""
             if not ident:
@@ -261,7 +261,7 @@ def parse_dimension_rankings(
         for ident in top(now, limit)
     ]
     result = DimensionRankingResult(rankings=rankings, dimension=dimension)
-    if RANKING_DIMENSIONS[dimension].ids is not None:
+    if RANKING_DIMENSIONS[dimension].owners is not None:
         result.total_actual_requests = owned
         result.total_attributed_requests = sum(t.requests for t in now.values())
     return result

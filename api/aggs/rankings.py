@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from api.aggs.common import TERMINAL, Owner, fan_out_script, previous_window
+from api.aggs.common import TERMINAL, Owner, previous_window
 from api.aggs.paging import GROUPS, PAGE_SIZE
 from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
 from api.parsing import (
@@ -34,11 +34,9 @@ DEFAULT_RANKING_LIMIT: Final = 100
 _POSITIVE: Final = re.compile(r"\+?0*[1-9][0-9]*")
 #: ``dimension`` of ``/rankings/by-dimension`` -> where its id and name are stored.
 RANKING_DIMENSIONS: Final[dict[str, Owner]] = {
-    "team": Owner("team_id", "team_name", "team_ids", "team_names"),
-    "customer": Owner("customer_id", "customer_name", "customer_ids", "customer_names"),
-    "business_unit": Owner(
-        "business_unit_id", "business_unit_name", "business_unit_ids", "business_unit_names"
-    ),
+    "team": Owner("team_id", "team_name", "team_owners"),
+    "customer": Owner("customer_id", "customer_name", "customer_owners"),
+    "business_unit": Owner("business_unit_id", "business_unit_name", "business_unit_owners"),
     "user": Owner("user_id", "user_name"),
     "virtual_key": Owner("virtual_key_id", "virtual_key_name"),
 }
@@ -134,33 +132,23 @@ def model_rankings_body(f: LogFilter, *, page_size: int = PAGE_SIZE) -> dict[str
     )
 
 
-def _has_owner(owner: Owner) -> dict[str, Any]:
-    fields = [owner.id] if owner.ids is None else [owner.id, owner.ids]
-    return {
-        "bool": {
-            "should": [{"regexp": {field: ".+"}} for field in fields],
-            "minimum_should_match": 1,
-        }
-    }
-
-
 def dimension_rankings_body(
     f: LogFilter, dimension: str, *, page_size: int = PAGE_SIZE
 ) -> dict[str, Any]:
     """First page of the (id, name) groups of ``f``'s terminal logs for ``dimension``."""
     owner = RANKING_DIMENSIONS[dimension]
     sources: list[dict[str, Any]]
-    if owner.ids is None:
+    if owner.owners is None:
         sources = [
             {"id": {"terms": {"field": owner.id}}},
             {"name": {"terms": {"field": owner.name, "missing_bucket": True}}},
         ]
     else:
-        sources = [{"pair": {"terms": {"script": fan_out_script(owner, name_first=False)}}}]
+        sources = [{"pair": {"terms": {"field": owner.owners}}}]
     sums = {"tokens": {"sum": {"field": TOTAL_TOKENS}}, "cost": {"sum": {"field": "cost"}}}
     body = _body(f, sources, sums, page_size)
-    if owner.ids is not None:
-        body["aggs"]["owned"] = {"filter": _has_owner(owner)}
+    if owner.owners is not None:
+        body["aggs"]["owned"] = {"filter": {"exists": {"field": owner.owners}}}
     return body
 
 

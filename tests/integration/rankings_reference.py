@@ -21,7 +21,7 @@ from api.aggs.rankings import RANKING_DIMENSIONS
 from api.filters import ARRAY_FILTERS, LIST_FILTERS
 from api.parsing import parse_time
 from api.query import MULTI_VALUED, format_nanos
-from shared.index import METADATA_KV, METADATA_SEPARATOR, TOTAL_TOKENS
+from shared.index import METADATA_KV, METADATA_SEPARATOR, OWNER_FIELDS, TOTAL_TOKENS
 from tests.integration.api_seed import value_filters_match
 
 Doc = Mapping[str, Any]
@@ -135,13 +135,15 @@ def model_rankings(
 
 
 def owners(doc: Doc, owner: Owner) -> dict[str, str]:
-    """id -> name of every owner of ``doc`` (scalar pair and, positionally, the arrays)."""
+    """id -> name of every owner of ``doc`` (scalar pair and, positionally, the arrays),
+    from the stored fields themselves (not from the derived field the API reads)."""
     found: dict[str, str] = {}
     if doc.get(owner.id):
         found[doc[owner.id]] = doc.get(owner.name) or ""
-    if owner.ids is not None:
-        ids = doc.get(owner.ids) or []
-        names = doc.get(owner.names or "") or []
+    if owner.owners is not None:
+        _, _, ids_field, names_field = OWNER_FIELDS[owner.owners]
+        ids = doc.get(ids_field) or []
+        names = doc.get(names_field) or []
         for k, ident in enumerate(ids):
             if ident:
                 name = names[k] if k < len(names) and isinstance(names[k], str) else ""
@@ -183,7 +185,7 @@ def dimension_rankings(
             row["name"] = g["name"]
         rows.append(row)
     out: dict[str, Any] = {"rankings": rows, "dimension": dimension}
-    if owner.ids is not None:
+    if owner.owners is not None:
         out["total_actual_requests"] = owned
         out["total_attributed_requests"] = sum(g["requests"] for g in now.values())
     return out

@@ -61,7 +61,11 @@ def test_body_has_one_aggregation_per_dimension_with_q_everywhere() -> None:
     assert aggs["models"]["terms"]["order"] == {"_key": "asc"}
     named = aggs["users"]["filter"]["bool"]["filter"][1]
     assert named == {"regexp": {"user_name": {"value": ".*[aA][bB].*"}}}
-    assert aggs["teams"]["terms"]["script"]["params"]["q"] == "ab"
+    teams = aggs["teams"]["terms"]
+    assert teams["field"] == "team_owners"
+    assert teams["include"] == f"[^{SEPARATOR}]*[aA][bB][^{SEPARATOR}]*{SEPARATOR}.+"
+    plain = build_filterdata(parse_filterdata_query({"dimensions": ["customers"]}))
+    assert plain["aggs"]["customers"]["terms"]["include"] == f"[^{SEPARATOR}]+{SEPARATOR}.+"
     assert aggs["metadata_keys"]["terms"]["exclude"] == f"isAsyncRequest{SEPARATOR}.*"
     assert {"terms": {"provider": ["x"]}} in body["query"]["bool"]["filter"]
 

@@ -128,11 +128,11 @@ def test_trend_needs_a_closed_window_and_uses_the_same_filters() -> None:
     assert ranges[0]["range"]["timestamp"]["lte"] == "2026-02-28T23:59:59.999999999Z"
 
 
-def test_fan_out_dimensions_use_the_script_and_count_owned_logs() -> None:
+def test_fan_out_dimensions_use_the_derived_owners_and_count_owned_logs() -> None:
     body = build_dimension_rankings(LogFilter(), "team")[0]
     source = body["aggs"][GROUPS]["composite"]["sources"][0]["pair"]["terms"]
-    assert source["script"]["params"]["ids"] == "team_ids"
-    assert "owned" in body["aggs"]
+    assert source == {"field": "team_owners"}
+    assert body["aggs"]["owned"] == {"filter": {"exists": {"field": "team_owners"}}}
     plain = build_dimension_rankings(LogFilter(), "user")[0]
     assert [list(s) for s in plain["aggs"][GROUPS]["composite"]["sources"]] == [["id"], ["name"]]
     assert "owned" not in plain["aggs"]
@@ -190,9 +190,9 @@ def test_dimension_groups_merge_names_and_count_attribution() -> None:
     current = [
         page(
             [
-                bucket(f"t1{SEPARATOR}One", 2, 0.5),
-                bucket(f"t1{SEPARATOR}Uno", 1, 0.25),
-                bucket(f"t2{SEPARATOR}", 3, 1.0),
+                bucket(f"One{SEPARATOR}t1", 2, 0.5),
+                bucket(f"Uno{SEPARATOR}t1", 1, 0.25),
+                bucket(f"{SEPARATOR}t2", 3, 1.0),
             ],
             owned={"doc_count": 5},
         )
