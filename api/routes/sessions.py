@@ -20,7 +20,6 @@ from api.routes.common import error_responses, json_response, ok, param
 from api.sessions import (
     SESSION_LIMIT,
     SessionLogs,
-    SessionPagination,
     SessionSummary,
     build_session,
     build_session_summary,
@@ -120,5 +119,4 @@ async def session_summary(
     return await _answer(request, store)
 
 
-__all__ = ["SessionPagination"]
 ROUTES: list[Any] = [session_logs, session_summary]
