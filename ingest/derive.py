@@ -21,6 +21,7 @@ from shared.index import (
     COMPLETION_TOKENS,
     METADATA_KV,
     METADATA_SEPARATOR,
+    OWNER_FIELDS,
     PROMPT_TOKENS,
     SEARCH_TEXT,
     TOTAL_TOKENS,
@@ -256,6 +257,34 @@ def metadata_pairs(metadata: msgspec.Raw | None) -> list[str]:
     return sorted(pairs)
 
 
+_TEXT: Final[msgspec.json.Decoder[str | None]] = msgspec.json.Decoder(str | None)
+_TEXTS: Final[msgspec.json.Decoder[list[str] | None]] = msgspec.json.Decoder(list[str] | None)
+
+
+def owner_pairs(fields: Mapping[str, msgspec.Raw], derived: str) -> list[str]:
+    """``name<US>id`` per owner: the scalar pair and the arrays (paired by position), one
+    entry per non-empty id with the greatest name it is given (empty when none)."""
+    id_field, name_field, ids_field, names_field = OWNER_FIELDS[derived]
+
+    def text(name: str) -> str | None:
+        raw = fields.get(name)
+        return _TEXT.decode(raw) if raw is not None else None
+
+    def texts(name: str) -> list[str]:
+        raw = fields.get(name)
+        return (_TEXTS.decode(raw) if raw is not None else None) or []
+
+    found: dict[str, str] = {}
+    ident = text(id_field)
+    if ident:
+        found[ident] = text(name_field) or ""
+    names = texts(names_field)
+    for k, ident in enumerate(texts(ids_field)):
+        if ident:
+            found[ident] = max(found.get(ident, ""), names[k] if k < len(names) else "")
+    return sorted(f"{name}{METADATA_SEPARATOR}{ident}" for ident, name in found.items())
+
+
 def derived_fields(fields: Mapping[str, msgspec.Raw]) -> dict[str, Any]:
     """The derived part of a stored document, from a log's merged fields."""
     derived: dict[str, Any] = {SEARCH_TEXT: search_text(fields)}
@@ -266,4 +295,8 @@ def derived_fields(fields: Mapping[str, msgspec.Raw]) -> dict[str, Any]:
     pairs = metadata_pairs(fields.get("metadata"))
     if pairs:
         derived[METADATA_KV] = pairs
+    for owners in OWNER_FIELDS:
+        found = owner_pairs(fields, owners)
+        if found:
+            derived[owners] = found
     return derived

@@ -7,6 +7,10 @@ Stored document = the ``LogEntry`` fields as ingested, plus fields Heimdall deri
 - ``prompt_tokens``, ``completion_tokens``, ``cached_read_tokens``: the usage's counts, for sums;
 - ``cache_hit_type``: ``cache_debug.hit_type`` (``direct`` / ``semantic``), for cache filters;
 - ``metadata_kv``: one ``key<US>value`` keyword per scalar ``metadata`` entry (``metadata_<key>``);
+- ``team_owners``, ``customer_owners``, ``business_unit_owners``: one ``name<US>id`` keyword per
+  owner of the log (the scalar ``team_id``/``team_name`` and, positionally, the arrays
+  ``team_ids``/``team_names``; one per id, with its greatest name), for rankings and filter data
+  that credit a log to each of its owners (doc values are sorted, so the arrays lose the pairing);
 - ``merge_versions``: per-field version used by the order-independent merge (not indexed).
 
 The mapping is ``dynamic: strict``: no payload key can ever create a field. Everything that is
@@ -34,6 +38,17 @@ COMPLETION_TOKENS: Final = "completion_tokens"
 CACHED_READ_TOKENS: Final = "cached_read_tokens"
 CACHE_HIT_TYPE: Final = "cache_hit_type"
 MERGE_VERSIONS: Final = "merge_versions"
+#: Derived owner field -> the (id, name, ids, names) fields it pairs.
+OWNER_FIELDS: Final[dict[str, tuple[str, str, str, str]]] = {
+    "team_owners": ("team_id", "team_name", "team_ids", "team_names"),
+    "customer_owners": ("customer_id", "customer_name", "customer_ids", "customer_names"),
+    "business_unit_owners": (
+        "business_unit_id",
+        "business_unit_name",
+        "business_unit_ids",
+        "business_unit_names",
+    ),
+}
 METADATA_SEPARATOR: Final = "\x1f"
 #: ``index.max_result_window``: the API pages past it with a cursor (``search_after``).
 MAX_RESULT_WINDOW: Final = 10_000
@@ -45,6 +60,7 @@ DERIVED_FIELDS: Final = (
     CACHED_READ_TOKENS,
     CACHE_HIT_TYPE,
     METADATA_KV,
+    *OWNER_FIELDS,
     MERGE_VERSIONS,
 )
 
@@ -107,6 +123,8 @@ def mapping() -> dict[str, Any]:
     properties[CACHED_READ_TOKENS] = {"type": "long"}
     properties[CACHE_HIT_TYPE] = _KEYWORD
     properties[METADATA_KV] = _KEYWORD
+    for owners in OWNER_FIELDS:
+        properties[owners] = _KEYWORD
     properties[MERGE_VERSIONS] = _STORED_ONLY
     return {"dynamic": "strict", "properties": properties}
 

@@ -105,7 +105,7 @@ def _log(rng: random.Random, i: int, roots: list[str]) -> tuple[dict[str, Any], 
     if rng.random() < 0.1 and "team_id" in create:  # attributed to two teams
         other = rng.choice([t for t in TEAMS if t[0] != create["team_id"]])
         create["team_ids"] = sorted({create["team_id"], other[0]})
-        create["team_names"] = [n for t, n in TEAMS if t in create["team_ids"]]
+        create["team_names"] = [dict(TEAMS)[t] for t in create["team_ids"]]  # positional
     if rng.random() < 0.3:
         create["alias"] = "fast"
         create["canonical_model_name"] = create["model"].upper()
