@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.routes import logs
+from api.routes import histograms, logs, stats
 
 #: Every route handler under ``/api``. Order matters where paths overlap: fixed paths such as
 #: ``/logs/stats`` are matched before the ``/logs/{id:path}`` catch-all by Litestar's router.
-ROUTES: list[Any] = [*logs.ROUTES]
+ROUTES: list[Any] = [*logs.ROUTES, *stats.ROUTES, *histograms.ROUTES]

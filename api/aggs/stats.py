@@ -1,0 +1,240 @@
+"""``GET /api/logs/stats``: filter -> OpenSearch bodies, responses -> :class:`SearchStats`. Pure.
+
+Population: every matching log for ``total_requests`` (``processing`` included); the terminal
+ones (success, error, cancelled) for every rate, average and sum, as Bifrost's ``GetStats``.
+(The ``stats`` block of ``GET /api/logs`` keeps its legacy success+error population.)
+
+User-facing success rate, exactly (no approximation):
+
+- roots ``R``: matching logs with ``fallback_index`` 0 (or none) and a terminal status;
+- a root succeeds if its status is ``success`` or a log with ``parent_request_id`` = the
+  root's id succeeded within the same time window (other filters not applied to it);
+- the first search returns ``|R|``, the successful roots, and the ids ``P`` of parents of
+  successful logs in the window (a ``composite`` aggregation, paged by :func:`build_parents`);
+- when some roots did not succeed and ``P`` is not empty, :func:`build_rescued` counts the
+  unsuccessful roots whose id is in ``P`` (one ``terms`` query per chunk of ids).
+
+With a ``parent_request_id`` filter the rate is ``success_rate`` (Bifrost) and its denominator
+the terminal count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from api.aggs.buckets import TERMINAL_CLAUSE
+from api.aggs.common import count, decode, value, whole
+from api.filters import LogFilter
+from api.query import build_filter, filter_clauses
+from shared.index import CACHE_HIT_TYPE, COMPLETION_TOKENS, PROMPT_TOKENS, TOTAL_TOKENS
+
+#: Parent ids fetched per page, and ids per ``terms`` query counting rescued roots.
+PAGE: Final = 10_000
+_SUCCESS: Final[dict[str, Any]] = {"term": {"status": "success"}}
+ROOT_CLAUSE: Final[dict[str, Any]] = {
+    "bool": {
+        "should": [
+            {"term": {"fallback_index": 0}},
+            {"bool": {"must_not": [{"exists": {"field": "fallback_index"}}]}},
+        ],
+        "minimum_should_match": 1,
+    }
+}
+_UNSUCCESSFUL: Final[dict[str, Any]] = {"terms": {"status": ["error", "cancelled"]}}
+
+
+class SearchStats(msgspec.Struct, kw_only=True):
+    """Bifrost's ``SearchStats`` over the filtered logs (rates in percent)."""
+
+    total_requests: int = 0
+    success_rate: float = 0.0
+    user_facing_success_rate: float = 0.0
+    user_facing_total_requests: int = 0
+    average_latency: float = 0.0
+    total_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_cost: float = 0.0
+    cache_hit_rate_total_requests: int = 0
+    direct_cache_hits: int = 0
+    semantic_cache_hits: int = 0
+
+
+class StatsResponse(SearchStats, kw_only=True):
+    """``SearchStats`` plus the previous window's, when asked and comparable."""
+
+    has_previous_period: bool = False
+    previous: SearchStats | msgspec.UnsetType = msgspec.UNSET
+
+
+def previous_window(f: LogFilter) -> LogFilter | None:
+    """The same filters over ``[start - d, start - 1 ns]``, or None when there is no
+    comparable window (an open end, ``end <= start``, or a ``request_id`` filter)."""
+    if f.start_ns is None or f.end_ns is None or f.end_ns <= f.start_ns or f.values("id"):
+        return None
+    span = f.end_ns - f.start_ns
+    return msgspec.structs.replace(f, start_ns=f.start_ns - span, end_ns=f.start_ns - 1)
+
+
+def _scoped_to_parent(f: LogFilter) -> bool:
+    return bool(f.values("parent_request_id"))
+
+
+def _rescuers(f: LogFilter) -> dict[str, Any]:
+    """Successful logs with a parent within the window (no other filter applies)."""
+    window = filter_clauses(LogFilter(start_ns=f.start_ns, end_ns=f.end_ns))
+    clauses = [_SUCCESS, {"exists": {"field": "parent_request_id"}}, *window]
+    return {"bool": {"filter": clauses}}
+
+
+def _parents_agg(after: dict[str, Any] | None) -> dict[str, Any]:
+    composite: dict[str, Any] = {
+        "size": PAGE,
+        "sources": [{"parent": {"terms": {"field": "parent_request_id"}}}],
+    }
+    if after is not None:
+        composite["after"] = after
+    return {"composite": composite}
+
+
+def build_stats(f: LogFilter) -> dict[str, Any]:
+    """The one search of a window's stats (and the first page of rescuing parents)."""
+    aggs: dict[str, Any] = {
+        "terminal": {
+            "filter": TERMINAL_CLAUSE,
+            "aggs": {
+                "success": {"filter": _SUCCESS},
+                "average_latency": {"avg": {"field": "latency"}},
+                TOTAL_TOKENS: {"sum": {"field": TOTAL_TOKENS}},
+                PROMPT_TOKENS: {"sum": {"field": PROMPT_TOKENS}},
+                COMPLETION_TOKENS: {"sum": {"field": COMPLETION_TOKENS}},
+                "cost": {"sum": {"field": "cost"}},
+                "direct": {"filter": {"term": {CACHE_HIT_TYPE: "direct"}}},
+                "semantic": {"filter": {"term": {CACHE_HIT_TYPE: "semantic"}}},
+            },
+        },
+    }
+    if not _scoped_to_parent(f):
+        aggs["roots"] = {
+            "filter": {"bool": {"filter": [TERMINAL_CLAUSE, ROOT_CLAUSE]}},
+            "aggs": {"success": {"filter": _SUCCESS}},
+        }
+        aggs["rescuers"] = {
+            "global": {},
+            "aggs": {"window": {"filter": _rescuers(f), "aggs": {"parents": _parents_agg(None)}}},
+        }
+    return {"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}
+
+
+class Partial(msgspec.Struct, kw_only=True):
+    """One window's stats before the rescued roots are counted."""
+
+    stats: SearchStats
+    scoped: bool = False
+    """A ``parent_request_id`` filter: the user-facing rate is ``success_rate``."""
+    roots: int = 0
+    roots_succeeded: int = 0
+    parents: list[str] = msgspec.field(default_factory=list)
+    after: dict[str, Any] | None = None
+    """Where the next page of parents starts, or None when every parent is in ``parents``."""
+
+    @property
+    def needs_rescued(self) -> bool:
+        return self.roots > self.roots_succeeded and bool(self.parents)
+
+
+def _parents(composite: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+    buckets = composite.get("buckets", ())
+    parents = [str(b["key"]["parent"]) for b in buckets]
+    after = composite.get("after_key") if len(parents) >= PAGE else None
+    return parents, after
+
+
+def parse_stats(raw: bytes, f: LogFilter) -> Partial:
+    body = msgspec.json.decode(raw)
+    total = int(((body.get("hits") or {}).get("total") or {}).get("value", 0))
+    aggs: dict[str, Any] = body.get("aggregations") or {}
+    terminal = aggs.get("terminal") or {}
+    completed = int(terminal.get("doc_count", 0))
+    success_rate = count(terminal, "success") / completed * 100 if completed else 0.0
+    stats = SearchStats(
+        total_requests=total,
+        success_rate=success_rate,
+        average_latency=value(terminal, "average_latency"),
+        total_tokens=whole(terminal, TOTAL_TOKENS),
+        prompt_tokens=whole(terminal, PROMPT_TOKENS),
+        completion_tokens=whole(terminal, COMPLETION_TOKENS),
+        total_cost=value(terminal, "cost"),
+        cache_hit_rate_total_requests=completed,
+        direct_cache_hits=count(terminal, "direct"),
+        semantic_cache_hits=count(terminal, "semantic"),
+    )
+    if _scoped_to_parent(f):
+        stats.user_facing_success_rate = success_rate
+        stats.user_facing_total_requests = completed
+        return Partial(stats=stats, scoped=True)
+    roots = aggs.get("roots") or {}
+    window = ((aggs.get("rescuers") or {}).get("window") or {}).get("parents") or {}
+    parents, after = _parents(window)
+    return Partial(
+        stats=stats,
+        roots=int(roots.get("doc_count", 0)),
+        roots_succeeded=count(roots, "success"),
+        parents=parents,
+        after=after,
+    )
+
+
+def build_parents(f: LogFilter, after: dict[str, Any]) -> dict[str, Any]:
+    """The next page of rescuing parents' ids."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": _rescuers(f),
+        "aggs": {"parents": _parents_agg(after)},
+    }
+
+
+def parse_parents(raw: bytes) -> tuple[list[str], dict[str, Any] | None]:
+    return _parents(decode(raw).get("parents") or {})
+
+
+def build_rescued(f: LogFilter, parents: Sequence[str]) -> list[dict[str, Any]]:
+    """Bodies counting the unsuccessful roots whose id is in ``parents`` (sum the counts)."""
+    chunks = [sorted(parents)[i : i + PAGE] for i in range(0, len(parents), PAGE)]
+    return [
+        {
+            "size": 0,
+            "track_total_hits": True,
+            "query": build_filter(
+                f, TERMINAL_CLAUSE, ROOT_CLAUSE, _UNSUCCESSFUL, {"terms": {"id": chunk}}
+            ),
+        }
+        for chunk in chunks
+    ]
+
+
+def parse_count(raw: bytes) -> int:
+    body = msgspec.json.decode(raw)
+    return int(((body.get("hits") or {}).get("total") or {}).get("value", 0))
+
+
+def finish(partial: Partial, rescued: int = 0) -> SearchStats:
+    """The window's stats once ``rescued`` (unsuccessful roots with a successful fallback)
+    is known."""
+    stats = msgspec.structs.replace(partial.stats)
+    if not partial.scoped:
+        stats.user_facing_total_requests = partial.roots
+        succeeded = partial.roots_succeeded + rescued
+        stats.user_facing_success_rate = succeeded / partial.roots * 100 if partial.roots else 0.0
+    return stats
+
+
+def response(current: SearchStats, previous: SearchStats | None) -> StatsResponse:
+    fields = msgspec.structs.asdict(current)
+    if previous is None:
+        return StatsResponse(**fields)
+    return StatsResponse(**fields, has_previous_period=True, previous=previous)
