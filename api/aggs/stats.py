@@ -9,8 +9,9 @@ User-facing success rate, exactly (no approximation):
 - roots ``R``: matching logs with ``fallback_index`` 0 (or none) and a terminal status;
 - a root succeeds if its status is ``success`` or a log with ``parent_request_id`` = the
   root's id succeeded within the same time window (other filters not applied to it);
-- the first search returns ``|R|``, the successful roots, and the ids ``P`` of parents of
-  successful logs in the window (a ``composite`` aggregation, paged by :func:`build_parents`);
+- one ``_msearch`` returns ``|R|``, the successful roots, and the first page of the ids ``P``
+  of parents of successful logs in the window (a ``composite`` aggregation; more pages with
+  :func:`build_parents`);
 - when some roots did not succeed and ``P`` is not empty, :func:`build_rescued` counts the
   unsuccessful roots whose id is in ``P`` (one ``terms`` query per chunk of ids).
 
@@ -100,8 +101,9 @@ def _parents_agg(after: dict[str, Any] | None) -> dict[str, Any]:
     return {"composite": composite}
 
 
-def build_stats(f: LogFilter) -> dict[str, Any]:
-    """The one search of a window's stats (and the first page of rescuing parents)."""
+def build_stats(f: LogFilter) -> list[dict[str, Any]]:
+    """The searches of one window's stats: the aggregates, and (unless scoped to a parent)
+    the first page of rescuing parents. Send them in one ``_msearch``."""
     aggs: dict[str, Any] = {
         "terminal": {
             "filter": TERMINAL_CLAUSE,
@@ -117,16 +119,14 @@ def build_stats(f: LogFilter) -> dict[str, Any]:
             },
         },
     }
-    if not _scoped_to_parent(f):
-        aggs["roots"] = {
-            "filter": {"bool": {"filter": [TERMINAL_CLAUSE, ROOT_CLAUSE]}},
-            "aggs": {"success": {"filter": _SUCCESS}},
-        }
-        aggs["rescuers"] = {
-            "global": {},
-            "aggs": {"window": {"filter": _rescuers(f), "aggs": {"parents": _parents_agg(None)}}},
-        }
-    return {"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}
+    if _scoped_to_parent(f):
+        return [{"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}]
+    aggs["roots"] = {
+        "filter": {"bool": {"filter": [TERMINAL_CLAUSE, ROOT_CLAUSE]}},
+        "aggs": {"success": {"filter": _SUCCESS}},
+    }
+    body = {"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}
+    return [body, build_parents(f, None)]
 
 
 class Partial(msgspec.Struct, kw_only=True):
@@ -153,8 +153,9 @@ def _parents(composite: dict[str, Any]) -> tuple[list[str], dict[str, Any] | Non
     return parents, after
 
 
-def parse_stats(raw: bytes, f: LogFilter) -> Partial:
-    body = msgspec.json.decode(raw)
+def parse_stats(raws: Sequence[bytes], f: LogFilter) -> Partial:
+    """The answers to :func:`build_stats`'s searches, in order."""
+    body = msgspec.json.decode(raws[0])
     total = int(((body.get("hits") or {}).get("total") or {}).get("value", 0))
     aggs: dict[str, Any] = body.get("aggregations") or {}
     terminal = aggs.get("terminal") or {}
@@ -177,8 +178,7 @@ def parse_stats(raw: bytes, f: LogFilter) -> Partial:
         stats.user_facing_total_requests = completed
         return Partial(stats=stats, scoped=True)
     roots = aggs.get("roots") or {}
-    window = ((aggs.get("rescuers") or {}).get("window") or {}).get("parents") or {}
-    parents, after = _parents(window)
+    parents, after = parse_parents(raws[1])
     return Partial(
         stats=stats,
         roots=int(roots.get("doc_count", 0)),
@@ -188,8 +188,8 @@ def parse_stats(raw: bytes, f: LogFilter) -> Partial:
     )
 
 
-def build_parents(f: LogFilter, after: dict[str, Any]) -> dict[str, Any]:
-    """The next page of rescuing parents' ids."""
+def build_parents(f: LogFilter, after: dict[str, Any] | None) -> dict[str, Any]:
+    """A page of the ids of rescuing parents (``after``: where the page starts)."""
     return {
         "size": 0,
         "track_total_hits": False,

@@ -40,8 +40,12 @@ async def load_stats(store: LogStore, f: LogFilter, *, compare: bool) -> StatsRe
     one ``_msearch``, plus one more to count rescued roots when fallbacks succeeded."""
     previous = previous_window(f) if compare else None
     windows = [f] if previous is None else [f, previous]
-    answers = await store.multi_query("stats", [build_stats(w) for w in windows])
-    partials = [parse_stats(raw, w) for raw, w in zip(answers, windows, strict=True)]
+    searches = [build_stats(w) for w in windows]
+    answers = await store.multi_query("stats", [body for s in searches for body in s])
+    partials: list[Partial] = []
+    for w, s in zip(windows, searches, strict=True):
+        partials.append(parse_stats(answers[: len(s)], w))
+        answers = answers[len(s) :]
     bodies: list[dict[str, Any]] = []
     owners: list[int] = []
     for i, (w, part) in enumerate(zip(windows, partials, strict=True)):
