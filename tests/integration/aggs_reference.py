@@ -84,12 +84,14 @@ def percentile_cont(values: Sequence[float], q: float) -> float:
 
 
 def rank_bounds(values: Sequence[float], q: float, error: float) -> tuple[float, float]:
-    """The values at ranks ``q - error`` and ``q + error``: where an estimate with that rank
-    error may lie."""
+    """Where an estimate of the ``q`` quantile may lie when its rank (0-based, of ``n``
+    sorted values) is off by at most ``max(1, error * n)`` from ``q * (n - 1)``."""
     ordered = sorted(values)
-    n = len(ordered) - 1
-    low = ordered[max(0, math.floor((q - error) * n))]
-    high = ordered[min(n, math.ceil((q + error) * n))]
+    n = len(ordered)
+    slack = max(1.0, error * n)
+    centre = q * (n - 1)
+    low = ordered[max(0, math.floor(centre - slack))]
+    high = ordered[min(n - 1, math.ceil(centre + slack))]
     return low, high
 
 

@@ -50,7 +50,7 @@ from tests.support.dashboard_seed import (
 COUNT = 2500
 COMBINATIONS = 60
 #: Rank error allowed for a TDigest percentile (compression 100), see docs/api.md.
-RANK_ERROR = 0.05
+RANK_ERROR = 0.01
 pytestmark = pytest.mark.timeout(600)
 NS = 1_000_000_000
 DURATIONS = (
