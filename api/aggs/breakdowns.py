@@ -86,15 +86,12 @@ class Metric(msgspec.Struct, Generic[T], frozen=True):
     aggs: Agg
     clauses: tuple[dict[str, Any], ...]
     parse: Callable[[dict[str, Any]], T]
-    empty: Callable[[], T]
 
 
-COST: Final = Metric[float](COST_AGGS, (POSITIVE_COST,), lambda s: value(s, "cost"), float)
-TOKENS: Final = Metric[TokenStats](token_aggs(), (), token_stats, TokenStats)
-LATENCY: Final = Metric[LatencyStats](LATENCY_AGGS, (HAS_LATENCY,), latency_stats, LatencyStats)
-THROUGHPUT: Final = Metric[ThroughputStats](
-    THROUGHPUT_AGGS, THROUGHPUT_CLAUSES, throughput_stats, ThroughputStats
-)
+COST: Final = Metric[float](COST_AGGS, (POSITIVE_COST,), lambda s: value(s, "cost"))
+TOKENS: Final = Metric[TokenStats](token_aggs(), (), token_stats)
+LATENCY: Final = Metric[LatencyStats](LATENCY_AGGS, (HAS_LATENCY,), latency_stats)
+THROUGHPUT: Final = Metric[ThroughputStats](THROUGHPUT_AGGS, THROUGHPUT_CLAUSES, throughput_stats)
 
 
 def build_breakdown(f: LogFilter, p: Plan, metric: Metric[Any], dimension: str) -> dict[str, Any]:

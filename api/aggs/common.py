@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -26,6 +26,18 @@ THROUGHPUT_CLAUSES: Final[tuple[dict[str, Any], ...]] = (
 )
 
 Agg = dict[str, Any]
+S = TypeVar("S", bound=msgspec.Struct)
+_ZERO: Final[dict[Any, Any]] = {int: 0, float: 0.0, str: ""}
+
+
+def zeroed(cls: type[S], **given: Any) -> S:
+    """A response struct with ``given`` fields and every other one zero (maps empty): an
+    empty bucket. Response fields have no defaults, so the schema lists them as required."""
+    values = {
+        f.name: given[f.name] if f.name in given else _ZERO.get(f.type, {})
+        for f in msgspec.structs.fields(cls)
+    }
+    return cls(**values)
 
 
 def decode(raw: bytes) -> dict[str, Any]:
@@ -92,9 +104,9 @@ def count(bucket: dict[str, Any], name: str) -> int:
 class TokenStats(msgspec.Struct, kw_only=True):
     """Token sums of one series in one bucket."""
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
 
 
 TOKEN_FIELDS: Final = (PROMPT_TOKENS, COMPLETION_TOKENS, TOTAL_TOKENS)
@@ -124,11 +136,11 @@ COST_AGGS: Final[Agg] = {"cost": {"sum": {"field": "cost"}}}
 class LatencyStats(msgspec.Struct, kw_only=True):
     """Latency (ms) of one series in one bucket: average and TDigest percentiles."""
 
-    avg_latency: float = 0.0
-    p90_latency: float = 0.0
-    p95_latency: float = 0.0
-    p99_latency: float = 0.0
-    total_requests: int = 0
+    avg_latency: float
+    p90_latency: float
+    p95_latency: float
+    p99_latency: float
+    total_requests: int
 
 
 LATENCY_AGGS: Final[Agg] = {
@@ -165,9 +177,9 @@ class ThroughputStats(msgspec.Struct, kw_only=True):
     """Token-generation throughput of one series in one bucket (successful logs with a
     latency above zero): ``tokens_per_second = completion tokens / (latency sum / 1000)``."""
 
-    tokens_per_second: float = 0.0
-    total_completion_tokens: int = 0
-    total_requests: int = 0
+    tokens_per_second: float
+    total_completion_tokens: int
+    total_requests: int
 
 
 THROUGHPUT_AGGS: Final[Agg] = {

@@ -31,6 +31,7 @@ from api.aggs.common import (
     token_aggs,
     value,
     whole,
+    zeroed,
 )
 from api.filters import LogFilter
 from api.query import build_filter
@@ -47,10 +48,10 @@ _BY_STATUS: Final[dict[str, Any]] = {
 
 class HistogramBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    count: int = 0
-    success: int = 0
-    error: int = 0
-    cancelled: int = 0
+    count: int
+    success: int
+    error: int
+    cancelled: int
 
 
 class HistogramResponse(msgspec.Struct, kw_only=True):
@@ -75,7 +76,7 @@ def parse_histogram(raw: bytes, p: Plan) -> HistogramResponse:
         )
         for key, b in time_buckets(decode(raw))
     }
-    buckets = fill(p, found, lambda key: HistogramBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(HistogramBucket, timestamp=timestamp(key)))
     return HistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
 
 
@@ -84,10 +85,10 @@ def parse_histogram(raw: bytes, p: Plan) -> HistogramResponse:
 
 class TokenBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_read_tokens: int = 0
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_read_tokens: int
 
 
 class TokenHistogramResponse(msgspec.Struct, kw_only=True):
@@ -112,7 +113,7 @@ def parse_token_histogram(raw: bytes, p: Plan) -> TokenHistogramResponse:
         )
         for key, b in time_buckets(decode(raw))
     }
-    buckets = fill(p, found, lambda key: TokenBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(TokenBucket, timestamp=timestamp(key)))
     return TokenHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
 
 
@@ -121,8 +122,8 @@ def parse_token_histogram(raw: bytes, p: Plan) -> TokenHistogramResponse:
 
 class CostBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    total_cost: float = 0.0
-    by_model: dict[str, float] = msgspec.field(default_factory=dict)
+    total_cost: float
+    by_model: dict[str, float]
 
 
 class CostHistogramResponse(msgspec.Struct, kw_only=True):
@@ -147,7 +148,7 @@ def parse_cost_histogram(raw: bytes, p: Plan) -> CostHistogramResponse:
         found[key] = CostBucket(
             timestamp=timestamp(key), total_cost=sum(by_model.values(), 0.0), by_model=by_model
         )
-    buckets = fill(p, found, lambda key: CostBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(CostBucket, timestamp=timestamp(key)))
     return CostHistogramResponse(buckets=buckets, bucket_size_seconds=p.size, models=sorted(models))
 
 
@@ -155,15 +156,15 @@ def parse_cost_histogram(raw: bytes, p: Plan) -> CostHistogramResponse:
 
 
 class ModelUsage(msgspec.Struct, kw_only=True):
-    total: int = 0
-    success: int = 0
-    error: int = 0
-    cancelled: int = 0
+    total: int
+    success: int
+    error: int
+    cancelled: int
 
 
 class ModelBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    by_model: dict[str, ModelUsage] = msgspec.field(default_factory=dict)
+    by_model: dict[str, ModelUsage]
 
 
 class ModelHistogramResponse(msgspec.Struct, kw_only=True):
@@ -194,7 +195,7 @@ def parse_model_histogram(raw: bytes, p: Plan) -> ModelHistogramResponse:
         }
         models.update(by_model)
         found[key] = ModelBucket(timestamp=timestamp(key), by_model=by_model)
-    buckets = fill(p, found, lambda key: ModelBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(ModelBucket, timestamp=timestamp(key)))
     return ModelHistogramResponse(
         buckets=buckets, bucket_size_seconds=p.size, models=sorted(models)
     )
@@ -205,11 +206,11 @@ def parse_model_histogram(raw: bytes, p: Plan) -> ModelHistogramResponse:
 
 class LatencyBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    avg_latency: float = 0.0
-    p90_latency: float = 0.0
-    p95_latency: float = 0.0
-    p99_latency: float = 0.0
-    total_requests: int = 0
+    avg_latency: float
+    p90_latency: float
+    p95_latency: float
+    p99_latency: float
+    total_requests: int
 
 
 class LatencyHistogramResponse(msgspec.Struct, kw_only=True):
@@ -228,7 +229,7 @@ def parse_latency_histogram(raw: bytes, p: Plan) -> LatencyHistogramResponse:
         key: LatencyBucket(timestamp=timestamp(key), **msgspec.structs.asdict(latency_stats(b)))
         for key, b in time_buckets(decode(raw))
     }
-    buckets = fill(p, found, lambda key: LatencyBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(LatencyBucket, timestamp=timestamp(key)))
     return LatencyHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
 
 
@@ -237,9 +238,9 @@ def parse_latency_histogram(raw: bytes, p: Plan) -> LatencyHistogramResponse:
 
 class ThroughputBucket(msgspec.Struct, kw_only=True):
     timestamp: str
-    tokens_per_second: float = 0.0
-    total_completion_tokens: int = 0
-    total_requests: int = 0
+    tokens_per_second: float
+    total_completion_tokens: int
+    total_requests: int
 
 
 class ThroughputHistogramResponse(msgspec.Struct, kw_only=True):
@@ -261,5 +262,5 @@ def parse_throughput_histogram(raw: bytes, p: Plan) -> ThroughputHistogramRespon
         )
         for key, b in time_buckets(decode(raw))
     }
-    buckets = fill(p, found, lambda key: ThroughputBucket(timestamp=timestamp(key)))
+    buckets = fill(p, found, lambda key: zeroed(ThroughputBucket, timestamp=timestamp(key)))
     return ThroughputHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)

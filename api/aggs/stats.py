@@ -50,24 +50,24 @@ _UNSUCCESSFUL: Final[dict[str, Any]] = {"terms": {"status": ["error", "cancelled
 class SearchStats(msgspec.Struct, kw_only=True):
     """Bifrost's ``SearchStats`` over the filtered logs (rates in percent)."""
 
-    total_requests: int = 0
-    success_rate: float = 0.0
-    user_facing_success_rate: float = 0.0
-    user_facing_total_requests: int = 0
-    average_latency: float = 0.0
-    total_tokens: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_cost: float = 0.0
-    cache_hit_rate_total_requests: int = 0
-    direct_cache_hits: int = 0
-    semantic_cache_hits: int = 0
+    total_requests: int
+    success_rate: float
+    user_facing_success_rate: float
+    user_facing_total_requests: int
+    average_latency: float
+    total_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_cost: float
+    cache_hit_rate_total_requests: int
+    direct_cache_hits: int
+    semantic_cache_hits: int
 
 
 class StatsResponse(SearchStats, kw_only=True):
     """``SearchStats`` plus the previous window's, when asked and comparable."""
 
-    has_previous_period: bool = False
+    has_previous_period: bool
     previous: SearchStats | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -164,6 +164,8 @@ def parse_stats(raws: Sequence[bytes], f: LogFilter) -> Partial:
     stats = SearchStats(
         total_requests=total,
         success_rate=success_rate,
+        user_facing_success_rate=0.0,
+        user_facing_total_requests=0,
         average_latency=value(terminal, "average_latency"),
         total_tokens=whole(terminal, TOTAL_TOKENS),
         prompt_tokens=whole(terminal, PROMPT_TOKENS),
@@ -236,5 +238,5 @@ def finish(partial: Partial, rescued: int = 0) -> SearchStats:
 def response(current: SearchStats, previous: SearchStats | None) -> StatsResponse:
     fields = msgspec.structs.asdict(current)
     if previous is None:
-        return StatsResponse(**fields)
+        return StatsResponse(**fields, has_previous_period=False)
     return StatsResponse(**fields, has_previous_period=True, previous=previous)

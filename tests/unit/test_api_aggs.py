@@ -11,7 +11,7 @@ from api.aggs import breakdowns as bd
 from api.aggs import histograms as h
 from api.aggs import stats as st
 from api.aggs.buckets import TERMINAL_CLAUSE, Plan
-from api.aggs.common import SERIES_CAP, tokens_per_second
+from api.aggs.common import SERIES_CAP, tokens_per_second, zeroed
 from api.filters import LogFilter, parse_filters
 from api.parsing import InvalidParameter
 
@@ -284,7 +284,7 @@ def test_stats_scoped_to_a_parent_use_the_attempt_success_rate() -> None:
 def test_no_logs_means_zero_everything() -> None:
     partial = st.parse_stats([answer({}), answer({})], LogFilter())
     stats = st.finish(partial)
-    assert stats == st.SearchStats()
+    assert stats == zeroed(st.SearchStats)
 
 
 def test_a_full_page_of_parents_asks_for_the_next() -> None:
@@ -307,10 +307,10 @@ def test_a_full_page_of_parents_asks_for_the_next() -> None:
 
 
 def test_response_carries_the_previous_window_only_when_computed() -> None:
-    current = st.SearchStats(total_requests=3)
+    current = zeroed(st.SearchStats, total_requests=3)
     alone = msgspec.json.decode(msgspec.json.encode(st.response(current, None)))
     assert alone["has_previous_period"] is False
     assert "previous" not in alone
-    both = msgspec.json.decode(msgspec.json.encode(st.response(current, st.SearchStats())))
+    both = msgspec.json.decode(msgspec.json.encode(st.response(current, zeroed(st.SearchStats))))
     assert both["has_previous_period"] is True
     assert both["previous"]["total_requests"] == 0

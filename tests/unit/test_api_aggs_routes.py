@@ -57,8 +57,16 @@ def test_every_endpoint_is_documented_with_filters_and_a_typed_schema(
         assert "compare_to_previous" in names
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     ref = schema["$ref"].rsplit("/", 1)[-1]
-    props = openapi["components"]["schemas"][ref]["properties"]
-    assert "bucket_size_seconds" in props or path.endswith("/stats")
+    schema = openapi["components"]["schemas"][ref]
+    required = set(schema["required"])
+    if path.endswith("/stats"):
+        assert {"total_requests", "user_facing_success_rate", "has_previous_period"} <= required
+        assert "previous" in schema["properties"]
+    else:
+        assert {"buckets", "bucket_size_seconds"} <= required
+        item = schema["properties"]["buckets"]["items"]["$ref"].rsplit("/", 1)[-1]
+        bucket = openapi["components"]["schemas"][item]
+        assert set(bucket["required"]) == set(bucket["properties"])
     assert set(op["responses"]) >= {"200", "400", "503"}
 
 
