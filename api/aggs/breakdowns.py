@@ -24,10 +24,10 @@ from api.aggs.common import (
     THROUGHPUT_AGGS,
     THROUGHPUT_CLAUSES,
     Agg,
+    Bucket,
     LatencyStats,
     ThroughputStats,
     TokenStats,
-    decode,
     histogram_body,
     latency_stats,
     series,
@@ -85,7 +85,7 @@ class Metric(msgspec.Struct, Generic[T], frozen=True):
 
     aggs: Agg
     clauses: tuple[dict[str, Any], ...]
-    parse: Callable[[dict[str, Any]], T]
+    parse: Callable[[Bucket], T]
 
 
 COST: Final = Metric[float](COST_AGGS, (POSITIVE_COST,), lambda s: value(s, "cost"))
@@ -113,7 +113,7 @@ def parse_breakdown(raw: bytes, p: Plan, metric: Metric[T], dimension: str) -> B
     seen: set[str] = set()
     what = f"{dimension} values"
     param = "dimension" if dimension != "provider" else "providers"
-    for key, b in time_buckets(decode(raw)):
+    for key, b in time_buckets(raw):
         by = {name: metric.parse(s) for name, s in series(b, param, what)}
         seen.update(by)
         found[key] = (key, by)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any, Final, TypeVar
 
@@ -30,21 +31,77 @@ S = TypeVar("S", bound=msgspec.Struct)
 _ZERO: Final[dict[Any, Any]] = {int: 0, float: 0.0, str: ""}
 
 
+@functools.cache
+def _zeros(cls: type[msgspec.Struct]) -> tuple[tuple[str, Any], ...]:
+    """(field, zero) of a struct; ``None`` marks a map (a fresh ``{}`` per instance)."""
+    return tuple((f.name, _ZERO.get(f.type)) for f in msgspec.structs.fields(cls))
+
+
 def zeroed(cls: type[S], **given: Any) -> S:
     """A response struct with ``given`` fields and every other one zero (maps empty): an
     empty bucket. Response fields have no defaults, so the schema lists them as required."""
-    values = {
-        f.name: given[f.name] if f.name in given else _ZERO.get(f.type, {})
-        for f in msgspec.structs.fields(cls)
-    }
+    values = {name: given.get(name, zero if zero is not None else {}) for name, zero in _zeros(cls)}
     return cls(**values)
 
 
-def decode(raw: bytes) -> dict[str, Any]:
-    """A search response's ``aggregations`` object (empty when there is none)."""
-    body = msgspec.json.decode(raw)
-    aggs: dict[str, Any] = body.get("aggregations") or {}
-    return aggs
+class _Metric(msgspec.Struct):
+    """A sub-aggregation's answer: ``value`` (sum, avg) or ``doc_count`` (filter)."""
+
+    value: float | None = None
+    doc_count: int = 0
+
+
+class _Percentile(msgspec.Struct):
+    key: float
+    value: float | None = None
+
+
+class _Percentiles(msgspec.Struct):
+    values: list[_Percentile] = msgspec.field(default_factory=list)
+
+
+class _Series(msgspec.Struct):
+    buckets: list[Bucket] = msgspec.field(default_factory=list)
+    sum_other_doc_count: int = 0
+
+
+class Bucket(msgspec.Struct):
+    """A time bucket or a series bucket, with every sub-aggregation the builders name."""
+
+    key: int | str
+    doc_count: int = 0
+    series: _Series | None = None
+    percentiles: _Percentiles | None = None
+    success: _Metric | None = None
+    error: _Metric | None = None
+    cancelled: _Metric | None = None
+    cost: _Metric | None = None
+    prompt_tokens: _Metric | None = None
+    completion_tokens: _Metric | None = None
+    total_tokens: _Metric | None = None
+    cached_read_tokens: _Metric | None = None
+    avg_latency: _Metric | None = None
+    latency_sum: _Metric | None = None
+
+
+class _Histogram(msgspec.Struct):
+    buckets: list[Bucket] = msgspec.field(default_factory=list)
+
+
+class _Aggregations(msgspec.Struct):
+    buckets: _Histogram = msgspec.field(default_factory=_Histogram)
+
+
+class _Response(msgspec.Struct):
+    aggregations: _Aggregations = msgspec.field(default_factory=_Aggregations)
+
+
+_DECODER: Final = msgspec.json.Decoder(_Response)
+
+
+def decode(raw: bytes) -> list[Bucket]:
+    """The time buckets of a :func:`histogram_body` answer (typed decoding)."""
+    return _DECODER.decode(raw).aggregations.buckets.buckets
 
 
 def histogram_body(query: dict[str, Any], p: Plan, aggs: Agg) -> dict[str, Any]:
@@ -57,10 +114,10 @@ def histogram_body(query: dict[str, Any], p: Plan, aggs: Agg) -> dict[str, Any]:
     }
 
 
-def time_buckets(aggs: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+def time_buckets(raw: bytes) -> Iterator[tuple[int, Bucket]]:
     """(bucket start in epoch seconds, bucket) of a :func:`histogram_body` answer."""
-    for bucket in (aggs.get("buckets") or {}).get("buckets", ()):
-        yield bucket_key(bucket["key"]), bucket
+    for bucket in decode(raw):
+        yield bucket_key(bucket.key), bucket
 
 
 def series_agg(source: Agg, aggs: Agg) -> Agg:
@@ -69,33 +126,41 @@ def series_agg(source: Agg, aggs: Agg) -> Agg:
     return {"terms": terms, "aggs": aggs} if aggs else {"terms": terms}
 
 
-def series(bucket: dict[str, Any], param: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def series(bucket: Bucket, param: str, what: str) -> Iterator[tuple[str, Bucket]]:
     """(value, sub-bucket) of a :func:`series_agg` named ``series``; more values than
     :data:`SERIES_CAP` is a 400 naming ``param``."""
-    found = bucket.get("series") or {}
-    if found.get("sum_other_doc_count", 0) > 0:
+    found = bucket.series
+    if found is None:
+        return
+    if found.sum_other_doc_count > 0:
         raise InvalidParameter(
             param,
             f"more than {SERIES_CAP} distinct {what} in one time bucket; narrow the filters",
         )
-    for sub in found.get("buckets", ()):
-        yield str(sub["key"]), sub
+    for sub in found.buckets:
+        yield str(sub.key), sub
 
 
-def value(bucket: dict[str, Any], name: str) -> float:
+def _metric(bucket: Bucket, name: str) -> _Metric | None:
+    found: _Metric | None = getattr(bucket, name)
+    return found
+
+
+def value(bucket: Bucket, name: str) -> float:
     """A single-value metric (``sum``, ``avg``); 0 when absent or null (no values)."""
-    got = (bucket.get(name) or {}).get("value")
-    return float(got) if got is not None else 0.0
+    found = _metric(bucket, name)
+    return float(found.value) if found is not None and found.value is not None else 0.0
 
 
-def whole(bucket: dict[str, Any], name: str) -> int:
+def whole(bucket: Bucket, name: str) -> int:
     """A ``sum`` of a ``long`` field, as an exact integer."""
     return round(value(bucket, name))
 
 
-def count(bucket: dict[str, Any], name: str) -> int:
+def count(bucket: Bucket, name: str) -> int:
     """``doc_count`` of a single-bucket sub-aggregation (``filter``)."""
-    return int((bucket.get(name) or {}).get("doc_count", 0))
+    found = _metric(bucket, name)
+    return found.doc_count if found is not None else 0
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -117,7 +182,7 @@ def token_aggs(*, cached: bool = False) -> Agg:
     return {name: {"sum": {"field": name}} for name in fields}
 
 
-def token_stats(bucket: dict[str, Any]) -> TokenStats:
+def token_stats(bucket: Bucket) -> TokenStats:
     return TokenStats(
         prompt_tokens=whole(bucket, PROMPT_TOKENS),
         completion_tokens=whole(bucket, COMPLETION_TOKENS),
@@ -151,11 +216,10 @@ LATENCY_AGGS: Final[Agg] = {
 }
 
 
-def latency_stats(bucket: dict[str, Any]) -> LatencyStats:
-    found = {
-        float(item["key"]): item.get("value")
-        for item in (bucket.get("percentiles") or {}).get("values", ())
-    }
+def latency_stats(bucket: Bucket) -> LatencyStats:
+    found = (
+        {item.key: item.value for item in bucket.percentiles.values} if bucket.percentiles else {}
+    )
 
     def pct(p: float) -> float:
         got = found.get(p)
@@ -166,7 +230,7 @@ def latency_stats(bucket: dict[str, Any]) -> LatencyStats:
         p90_latency=pct(90.0),
         p95_latency=pct(95.0),
         p99_latency=pct(99.0),
-        total_requests=int(bucket.get("doc_count", 0)),
+        total_requests=bucket.doc_count,
     )
 
 
@@ -192,10 +256,10 @@ def tokens_per_second(completion_tokens: int, latency_ms: float) -> float:
     return completion_tokens / (latency_ms / 1000.0) if latency_ms > 0 else 0.0
 
 
-def throughput_stats(bucket: dict[str, Any]) -> ThroughputStats:
+def throughput_stats(bucket: Bucket) -> ThroughputStats:
     completion = whole(bucket, COMPLETION_TOKENS)
     return ThroughputStats(
         tokens_per_second=tokens_per_second(completion, value(bucket, "latency_sum")),
         total_completion_tokens=completion,
-        total_requests=int(bucket.get("doc_count", 0)),
+        total_requests=bucket.doc_count,
     )

@@ -21,7 +21,6 @@ from api.aggs.common import (
     THROUGHPUT_AGGS,
     THROUGHPUT_CLAUSES,
     count,
-    decode,
     histogram_body,
     latency_stats,
     series,
@@ -69,12 +68,12 @@ def parse_histogram(raw: bytes, p: Plan) -> HistogramResponse:
     found = {
         key: HistogramBucket(
             timestamp=timestamp(key),
-            count=int(b["doc_count"]),
+            count=b.doc_count,
             success=count(b, "success"),
             error=count(b, "error"),
             cancelled=count(b, "cancelled"),
         )
-        for key, b in time_buckets(decode(raw))
+        for key, b in time_buckets(raw)
     }
     buckets = fill(p, found, lambda key: zeroed(HistogramBucket, timestamp=timestamp(key)))
     return HistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
@@ -111,7 +110,7 @@ def parse_token_histogram(raw: bytes, p: Plan) -> TokenHistogramResponse:
             total_tokens=whole(b, TOTAL_TOKENS),
             cached_read_tokens=whole(b, CACHED_READ_TOKENS),
         )
-        for key, b in time_buckets(decode(raw))
+        for key, b in time_buckets(raw)
     }
     buckets = fill(p, found, lambda key: zeroed(TokenBucket, timestamp=timestamp(key)))
     return TokenHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
@@ -142,7 +141,7 @@ def build_cost_histogram(f: LogFilter, p: Plan) -> dict[str, Any]:
 def parse_cost_histogram(raw: bytes, p: Plan) -> CostHistogramResponse:
     found: dict[int, CostBucket] = {}
     models: set[str] = set()
-    for key, b in time_buckets(decode(raw)):
+    for key, b in time_buckets(raw):
         by_model = {model: value(s, "cost") for model, s in series(b, "models", "models")}
         models.update(by_model)
         found[key] = CostBucket(
@@ -183,10 +182,10 @@ def build_model_histogram(f: LogFilter, p: Plan) -> dict[str, Any]:
 def parse_model_histogram(raw: bytes, p: Plan) -> ModelHistogramResponse:
     found: dict[int, ModelBucket] = {}
     models: set[str] = set()
-    for key, b in time_buckets(decode(raw)):
+    for key, b in time_buckets(raw):
         by_model = {
             model: ModelUsage(
-                total=int(s["doc_count"]),
+                total=s.doc_count,
                 success=count(s, "success"),
                 error=count(s, "error"),
                 cancelled=count(s, "cancelled"),
@@ -227,7 +226,7 @@ def build_latency_histogram(f: LogFilter, p: Plan) -> dict[str, Any]:
 def parse_latency_histogram(raw: bytes, p: Plan) -> LatencyHistogramResponse:
     found = {
         key: LatencyBucket(timestamp=timestamp(key), **msgspec.structs.asdict(latency_stats(b)))
-        for key, b in time_buckets(decode(raw))
+        for key, b in time_buckets(raw)
     }
     buckets = fill(p, found, lambda key: zeroed(LatencyBucket, timestamp=timestamp(key)))
     return LatencyHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)
@@ -260,7 +259,7 @@ def parse_throughput_histogram(raw: bytes, p: Plan) -> ThroughputHistogramRespon
         key: ThroughputBucket(
             timestamp=timestamp(key), **msgspec.structs.asdict(throughput_stats(b))
         )
-        for key, b in time_buckets(decode(raw))
+        for key, b in time_buckets(raw)
     }
     buckets = fill(p, found, lambda key: zeroed(ThroughputBucket, timestamp=timestamp(key)))
     return ThroughputHistogramResponse(buckets=buckets, bucket_size_seconds=p.size)

@@ -27,7 +27,6 @@ from typing import Any, Final
 import msgspec
 
 from api.aggs.buckets import TERMINAL_CLAUSE
-from api.aggs.common import count, decode, value, whole
 from api.filters import LogFilter
 from api.query import build_filter, filter_clauses
 from shared.index import CACHE_HIT_TYPE, COMPLETION_TOKENS, PROMPT_TOKENS, TOTAL_TOKENS
@@ -146,45 +145,108 @@ class Partial(msgspec.Struct, kw_only=True):
         return self.roots > self.roots_succeeded and bool(self.parents)
 
 
-def _parents(composite: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
-    buckets = composite.get("buckets", ())
-    parents = [str(b["key"]["parent"]) for b in buckets]
-    after = composite.get("after_key") if len(parents) >= PAGE else None
-    return parents, after
+class _Count(msgspec.Struct):
+    doc_count: int = 0
+
+
+class _Value(msgspec.Struct):
+    value: float | None = None
+
+    @property
+    def number(self) -> float:
+        return float(self.value) if self.value is not None else 0.0
+
+
+class _Terminal(msgspec.Struct):
+    doc_count: int = 0
+    success: _Count = msgspec.field(default_factory=_Count)
+    average_latency: _Value = msgspec.field(default_factory=_Value)
+    total_tokens: _Value = msgspec.field(default_factory=_Value)
+    prompt_tokens: _Value = msgspec.field(default_factory=_Value)
+    completion_tokens: _Value = msgspec.field(default_factory=_Value)
+    cost: _Value = msgspec.field(default_factory=_Value)
+    direct: _Count = msgspec.field(default_factory=_Count)
+    semantic: _Count = msgspec.field(default_factory=_Count)
+
+
+class _Roots(msgspec.Struct):
+    doc_count: int = 0
+    success: _Count = msgspec.field(default_factory=_Count)
+
+
+class _StatsAggs(msgspec.Struct):
+    terminal: _Terminal = msgspec.field(default_factory=_Terminal)
+    roots: _Roots = msgspec.field(default_factory=_Roots)
+
+
+class _Total(msgspec.Struct):
+    value: int = 0
+
+
+class _Hits(msgspec.Struct):
+    total: _Total = msgspec.field(default_factory=_Total)
+
+
+class _StatsAnswer(msgspec.Struct):
+    hits: _Hits = msgspec.field(default_factory=_Hits)
+    aggregations: _StatsAggs = msgspec.field(default_factory=_StatsAggs)
+
+
+class _ParentKey(msgspec.Struct):
+    parent: str
+
+
+class _ParentBucket(msgspec.Struct):
+    key: _ParentKey
+
+
+class _Composite(msgspec.Struct):
+    buckets: list[_ParentBucket] = msgspec.field(default_factory=list)
+    after_key: dict[str, Any] | None = None
+
+
+class _ParentsAggs(msgspec.Struct):
+    parents: _Composite = msgspec.field(default_factory=_Composite)
+
+
+class _ParentsAnswer(msgspec.Struct):
+    aggregations: _ParentsAggs = msgspec.field(default_factory=_ParentsAggs)
+
+
+_STATS: Final = msgspec.json.Decoder(_StatsAnswer)
+_PARENTS: Final = msgspec.json.Decoder(_ParentsAnswer)
 
 
 def parse_stats(raws: Sequence[bytes], f: LogFilter) -> Partial:
     """The answers to :func:`build_stats`'s searches, in order."""
-    body = msgspec.json.decode(raws[0])
-    total = int(((body.get("hits") or {}).get("total") or {}).get("value", 0))
-    aggs: dict[str, Any] = body.get("aggregations") or {}
-    terminal = aggs.get("terminal") or {}
-    completed = int(terminal.get("doc_count", 0))
-    success_rate = count(terminal, "success") / completed * 100 if completed else 0.0
+    answer = _STATS.decode(raws[0])
+    terminal = answer.aggregations.terminal
+    completed = terminal.doc_count
+    success_rate = terminal.success.doc_count / completed * 100 if completed else 0.0
     stats = SearchStats(
-        total_requests=total,
+        total_requests=answer.hits.total.value,
         success_rate=success_rate,
         user_facing_success_rate=0.0,
         user_facing_total_requests=0,
-        average_latency=value(terminal, "average_latency"),
-        total_tokens=whole(terminal, TOTAL_TOKENS),
-        prompt_tokens=whole(terminal, PROMPT_TOKENS),
-        completion_tokens=whole(terminal, COMPLETION_TOKENS),
-        total_cost=value(terminal, "cost"),
+        average_latency=terminal.average_latency.number,
+        total_tokens=round(terminal.total_tokens.number),
+        prompt_tokens=round(terminal.prompt_tokens.number),
+        completion_tokens=round(terminal.completion_tokens.number),
+        total_cost=terminal.cost.number,
         cache_hit_rate_total_requests=completed,
-        direct_cache_hits=count(terminal, "direct"),
-        semantic_cache_hits=count(terminal, "semantic"),
+        direct_cache_hits=terminal.direct.doc_count,
+        semantic_cache_hits=terminal.semantic.doc_count,
     )
     if _scoped_to_parent(f):
         stats.user_facing_success_rate = success_rate
         stats.user_facing_total_requests = completed
         return Partial(stats=stats, scoped=True)
-    roots = aggs.get("roots") or {}
+    roots = answer.aggregations.roots
     parents, after = parse_parents(raws[1])
     return Partial(
         stats=stats,
-        roots=int(roots.get("doc_count", 0)),
-        roots_succeeded=count(roots, "success"),
+        roots=roots.doc_count,
+        roots_succeeded=roots.success.doc_count,
         parents=parents,
         after=after,
     )
@@ -201,7 +263,10 @@ def build_parents(f: LogFilter, after: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def parse_parents(raw: bytes) -> tuple[list[str], dict[str, Any] | None]:
-    return _parents(decode(raw).get("parents") or {})
+    """A page of parent ids, and where the next page starts (None: this was the last)."""
+    page = _PARENTS.decode(raw).aggregations.parents
+    parents = [b.key.parent for b in page.buckets]
+    return parents, page.after_key if len(parents) >= PAGE else None
 
 
 def build_rescued(f: LogFilter, parents: Sequence[str]) -> list[dict[str, Any]]:
@@ -220,8 +285,7 @@ def build_rescued(f: LogFilter, parents: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def parse_count(raw: bytes) -> int:
-    body = msgspec.json.decode(raw)
-    return int(((body.get("hits") or {}).get("total") or {}).get("value", 0))
+    return _STATS.decode(raw).hits.total.value
 
 
 def finish(partial: Partial, rescued: int = 0) -> SearchStats:
