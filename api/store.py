@@ -48,7 +48,7 @@ class _Partial(msgspec.Struct):
 
     timed_out: bool = False
     shards: _Shards = msgspec.field(name="_shards", default_factory=_Shards)
-    error: msgspec.Raw | None = None
+    error: Any = None
     status: int | None = None
 
     @property

@@ -15,7 +15,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from api.aggs.common import SEPARATOR, Owner, ci_substring_regex, split_pair
+from api.aggs.groups import SEPARATOR, Owner, ci_substring_regex, split_pair
 from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
 from api.parsing import InvalidParameter, QueryInput, collect, comma_list, reject_unknown, single
 from api.query import build_filter

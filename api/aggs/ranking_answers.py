@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from api.aggs.common import pct_change, split_pair
+from api.aggs.groups import pct_change, split_pair
 from api.aggs.rankings import RANKING_DIMENSIONS
 
 

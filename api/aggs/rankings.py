@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from api.aggs.common import TERMINAL, Owner, previous_window
+from api.aggs.groups import TERMINAL, Owner, previous_window
 from api.aggs.paging import GROUPS, PAGE_SIZE
 from api.filters import FILTER_PARAMS, METADATA_PREFIX, LogFilter, parse_filters
 from api.parsing import (

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from api.aggs.common import Owner
 from api.aggs.filterdata import (
     CUTOFF_NS,
     DIMENSION_LIMIT,
@@ -17,6 +16,7 @@ from api.aggs.filterdata import (
     PAIR_DIMENSIONS,
     VALUE_DIMENSIONS,
 )
+from api.aggs.groups import Owner
 from api.aggs.rankings import RANKING_DIMENSIONS
 from api.filters import ARRAY_FILTERS, LIST_FILTERS
 from api.parsing import parse_time

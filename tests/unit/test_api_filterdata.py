@@ -7,7 +7,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from api.aggs.common import SEPARATOR, ci_substring_regex
 from api.aggs.filterdata import (
     ALL_DIMENSIONS,
     CUTOFF_NS,
@@ -17,6 +16,7 @@ from api.aggs.filterdata import (
     parse_filterdata,
     parse_filterdata_query,
 )
+from api.aggs.groups import SEPARATOR, ci_substring_regex
 from api.parsing import InvalidParameter
 
 NOW = 1_800_000_000 * 1_000_000_000

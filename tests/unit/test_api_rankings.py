@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from api.aggs.common import SEPARATOR, ci_substring_regex, pct_change, previous_window
+from api.aggs.groups import SEPARATOR, ci_substring_regex, pct_change, previous_window
 from api.aggs.paging import GROUPS, PAGE_SIZE, next_page
 from api.aggs.ranking_answers import (
     parse_dimension_rankings,
