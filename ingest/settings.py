@@ -34,7 +34,8 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
         msgspec.Meta(
             ge=1,
             le=100_000,
-            description="Most records taken per poll; one batch = one _mget + one _bulk.",
+            description="Most records taken per poll; one batch = one _bulk (plus an _mget "
+            "of the ids refused with 409).",
         ),
     ] = 500
     fetch_max_bytes: Annotated[
@@ -52,6 +53,14 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             "(reason too_large).",
         ),
     ] = 4 * 1024 * 1024
+    write_cache_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Bytes of recently written documents kept to merge their next events "
+            "without reading them back (writes stay guarded by seq_no; 0: keep none).",
+        ),
+    ] = 32 * 1024 * 1024
     poll_timeout_ms: Annotated[
         int, msgspec.Meta(ge=1, description="Longest wait for new records in one poll, ms.")
     ] = 1000
