@@ -32,6 +32,7 @@ import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.services import (
+    assigned,
     cleaned_up,
     committed_total,
     counter,
@@ -107,11 +108,7 @@ async def end_to_end(settings: WorkerSettings, total: int) -> tuple[float, str, 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        while True:
-            body = await worker.wait_healthy()
-            if b'"ok"' in body and b"idle" not in body:
-                break
-            await asyncio.sleep(0.005)
+        await assigned(worker)
         started = time.perf_counter()
         while await committed_total(admin, settings.consumer_group) < total:
             if worker.proc.poll() is not None:

@@ -125,6 +125,15 @@ def api(alias: str, **extra: str) -> Process:
     return Process("api", env, port)
 
 
+async def assigned(worker: Process) -> None:
+    """Wait until the worker is healthy with partitions (not an idle standby)."""
+    for _ in range(60_000):
+        if b"idle" not in await worker.wait_healthy():
+            return
+        await asyncio.sleep(0.001)
+    raise RuntimeError("the worker got no partition")
+
+
 def stage_seconds(metrics_text: str) -> dict[str, tuple[float, int]]:
     """``stage -> (total seconds, count)`` from a worker's ``/metrics``."""
     sums: dict[str, float] = {}
