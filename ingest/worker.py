@@ -190,6 +190,8 @@ class Worker:
         self.producer = producer or Producer(settings)
         self.metrics = metrics or Metrics()
         self.cache = WriteCache(settings.write_cache_bytes)
+        #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
+        self._record_bytes = 0.0
         #: Offsets this worker committed (next offset to read), per partition.
         self.committed: dict[TP, int] = {}
         self.http_port: int | None = None
@@ -284,11 +286,20 @@ class Worker:
     async def _poll(self) -> dict[TP, list[Record]]:
         started = time.perf_counter()
         records = await self.consumer.getmany(
-            timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self._max_records()
         )
         if records:
             self.metrics.stage("poll", time.perf_counter() - started)
+            flat = [r for part in records.values() for r in part]
+            size = sum(len(r.value or b"") for r in flat) / len(flat)
+            seen = self._record_bytes
+            self._record_bytes = size if seen == 0 else 0.8 * seen + 0.2 * size
         return records
+
+    def _max_records(self) -> int:
+        """``max_batch``, fewer when records are big: about ``max_batch_bytes`` a batch."""
+        s = self.settings
+        return max(1, min(s.max_batch, int(s.max_batch_bytes / max(self._record_bytes, 1.0))))
 
     def _decode(self, records: dict[TP, list[Record]]) -> _Batch:
         started = time.perf_counter()

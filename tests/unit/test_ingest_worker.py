@@ -56,6 +56,7 @@ class FakeConsumer:
         self.commits: list[dict[TP, int]] = []
         self.commit_errors: list[BaseException] = []
         self.polls_while_paused = 0
+        self.asked: list[int] = []
 
     async def start(self, on_revoked: object, on_assigned: object) -> None:
         pass
@@ -65,6 +66,7 @@ class FakeConsumer:
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TP, list[Record]]:
         await asyncio.sleep(0)
+        self.asked.append(max_records)
         if self.paused:
             self.polls_while_paused += 1
             return {}
@@ -654,3 +656,17 @@ async def test_ids_the_batch_in_flight_does_not_touch_are_planned_during_its_wri
     assert "b" in store.docs
     assert store.fetches == 0
     assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 0): 2, TP(TOPIC, 1): 1}]
+
+
+async def test_big_records_make_smaller_polls() -> None:
+    big = b'{"id":"a","model":"' + b"m" * 1000 + b'"}'
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, big)]}, {TP(TOPIC, 0): [rec(0, 1, GOOD_B)]}],
+        FakeStore(),
+        max_event_bytes=4096,
+        max_batch=500,
+        max_batch_bytes=10_240,
+    )
+    await asyncio.wait_for(worker.run(), 10)
+    assert consumer.asked[0] == 500  # nothing known yet
+    assert consumer.asked[1] == 10_240 // len(big)
