@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from api.app import DOCS_PATH, create_app
+from api.server import config
 from api.settings import ApiSettings
 from shared.errors import ConfigError
 from shared.settings import describe, load
@@ -39,14 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # opensearch-py logs a traceback per failed request; our store logs one line instead.
     logging.getLogger("opensearch").setLevel(logging.CRITICAL)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.api_log_level.lower(),
-        proxy_headers=False,
-        server_header=False,
-    )
+    uvicorn.Server(config(create_app(settings), settings)).run()
     return 0
 
 

@@ -1,7 +1,9 @@
 """Typed shapes of the API's responses, for the generated OpenAPI document.
 
-At runtime the handlers pass the stored ``_source`` through untouched (see :mod:`api.app`);
-these Structs describe the same JSON with the contract's names and types.
+At runtime the handlers pass the stored ``_source`` through (see :mod:`api.query`); these
+Structs describe the same JSON with the contract's names and types. A payload is documented
+with the type the worker enforces (:data:`DOC_TYPES`), not more: ``error_details`` is an
+object, whatever keys it holds.
 """
 
 from __future__ import annotations
@@ -13,15 +15,34 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from api.query import Stats
-from shared.schema import BifrostError
+from shared.schema import ALSO_ACCEPTED, PAYLOAD_SHAPES, PayloadShape
 
 DocStatus = Literal["processing", "success", "error", "cancelled"]
 Object = dict[str, Any]
+#: How each payload shape (``shared.schema.PAYLOAD_SHAPES``, checked by the worker) is
+#: documented; ``tests/unit/test_payload_shapes.py`` holds every payload field to it.
+DOC_TYPES: dict[PayloadShape, Any] = {
+    "string": str,
+    "object": Object,
+    "object_array": list[Object],
+    "number_matrix": list[list[float]],
+}
 
 
-class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A log in a ``GET /api/logs`` page: every field except the heavy payloads
-    (see ``shared.schema.HEAVY_FIELDS``)."""
+def payload_doc_type(name: str) -> Any:
+    """The documented type of payload ``name``: its contract shape, widened by the shape
+    Bifrost's own rows send where they differ (``shared.schema.ALSO_ACCEPTED``)."""
+    shape = PAYLOAD_SHAPES[name]
+    also = ALSO_ACCEPTED.get(name)
+    if also is None:
+        return DOC_TYPES[shape]
+    if shape == "number_matrix":  # two array types: one JSON Schema array of either item
+        return list[Any]
+    return DOC_TYPES[shape] | DOC_TYPES[also]
+
+
+class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Every field of a log except the heavy payloads (see ``shared.schema.HEAVY_FIELDS``)."""
 
     id: str | UnsetType = UNSET
     parent_request_id: str | UnsetType = UNSET
@@ -43,16 +64,43 @@ class LogListItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     routing_rule_id: str | UnsetType | None = UNSET
     routing_rule_name: str | UnsetType | None = UNSET
     stream: bool | UnsetType = UNSET
+    alias: str | UnsetType = UNSET
+    canonical_model_name: str | UnsetType = UNSET
+    stop_reason: str | UnsetType = UNSET
+    user_id: str | UnsetType = UNSET
+    user_name: str | UnsetType = UNSET
+    team_id: str | UnsetType = UNSET
+    team_name: str | UnsetType = UNSET
+    customer_id: str | UnsetType = UNSET
+    customer_name: str | UnsetType = UNSET
+    business_unit_id: str | UnsetType = UNSET
+    business_unit_name: str | UnsetType = UNSET
+    team_ids: list[str] | UnsetType = UNSET
+    team_names: list[str] | UnsetType = UNSET
+    customer_ids: list[str] | UnsetType = UNSET
+    customer_names: list[str] | UnsetType = UNSET
+    business_unit_ids: list[str] | UnsetType = UNSET
+    business_unit_names: list[str] | UnsetType = UNSET
+    user_agent: str | UnsetType = UNSET
+    app: str | UnsetType = UNSET
     is_large_payload_request: bool | UnsetType = UNSET
     is_large_payload_response: bool | UnsetType = UNSET
     token_usage: Object | UnsetType = UNSET
-    error_details: BifrostError | UnsetType = UNSET
+    error_details: Object | UnsetType = UNSET
     metadata: Object | UnsetType = UNSET
     selected_key: Object | UnsetType = UNSET
     virtual_key: Object | UnsetType = UNSET
 
 
-class LogEntryDoc(LogListItem, kw_only=True, omit_defaults=True):
+class LogListItem(LogSummary, kw_only=True, omit_defaults=True):
+    """A log in a ``GET /api/logs`` page: every field except the heavy payloads."""
+
+    highlights: list[str] | UnsetType = UNSET
+    """With ``highlight=true`` and ``content_search``: snippets of the log's content, the
+    matched words marked ``<mark>…</mark>``, the rest HTML-escaped."""
+
+
+class LogEntryDoc(LogSummary, kw_only=True, omit_defaults=True):
     """One log with every field as ingested (``GET /api/logs/{id}``)."""
 
     raw_request: str | UnsetType = UNSET
@@ -63,7 +111,7 @@ class LogEntryDoc(LogListItem, kw_only=True, omit_defaults=True):
     responses_input_history: list[Object] | UnsetType = UNSET
     output_message: Object | UnsetType = UNSET
     responses_output: list[Object] | UnsetType = UNSET
-    embedding_output: list[list[float]] | UnsetType = UNSET
+    embedding_output: list[Any] | UnsetType = UNSET
     params: Object | UnsetType = UNSET
     tools: list[Object] | UnsetType = UNSET
     tool_calls: list[Object] | UnsetType = UNSET
@@ -74,15 +122,15 @@ class LogEntryDoc(LogListItem, kw_only=True, omit_defaults=True):
     transcription_output: Object | UnsetType = UNSET
     image_generation_output: Object | UnsetType = UNSET
     cache_debug: Object | UnsetType = UNSET
-    routing_engine_logs: Object | UnsetType = UNSET
-    rerank_output: Object | UnsetType = UNSET
+    routing_engine_logs: Object | str | UnsetType = UNSET
+    rerank_output: Object | list[Object] | UnsetType = UNSET
     video_generation_input: Object | UnsetType = UNSET
     video_generation_output: Object | UnsetType = UNSET
     video_retrieve_output: Object | UnsetType = UNSET
     video_list_output: Object | UnsetType = UNSET
     video_delete_output: Object | UnsetType = UNSET
     video_download_output: Object | UnsetType = UNSET
-    list_models_output: Object | UnsetType = UNSET
+    list_models_output: Object | list[Object] | UnsetType = UNSET
 
 
 class Pagination(msgspec.Struct, kw_only=True):

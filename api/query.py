@@ -16,9 +16,10 @@ from typing import Any, Final
 
 import msgspec
 
+from api.filters import LogFilter
 from api.params import NANOS_MAX, Cursor, LogQuery, encode_cursor, fingerprint
 from shared.index import DERIVED_FIELDS, METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
-from shared.schema import HEAVY_FIELDS
+from shared.schema import HEAVY_FIELDS, STRING_PAYLOADS, as_json_text
 
 #: ``sort_by`` value -> indexed field.
 SORT_FIELDS: Final[dict[str, str]] = {
@@ -93,11 +94,33 @@ MISSING_COST: Final[dict[str, Any]] = {
 }
 
 
-def build_filter(q: LogQuery) -> dict[str, Any]:
-    """The query part: every condition of ``q`` (not the page)."""
-    clauses: list[dict[str, Any]] = [
-        {"terms": {field: list(values)}} for field, values in q.filters
-    ]
+#: Filtered fields that also match a multi-valued companion (a log attributed to several
+#: teams, customers or business units matches any of them, as on Bifrost's Postgres store).
+MULTI_VALUED: Final[dict[str, str]] = {
+    "team_id": "team_ids",
+    "customer_id": "customer_ids",
+    "business_unit_id": "business_unit_ids",
+}
+ROOTS_ONLY: Final[dict[str, Any]] = {
+    "bool": {"must_not": [{"exists": {"field": "parent_request_id"}}]}
+}
+
+
+def _terms(field: str, values: tuple[str, ...]) -> dict[str, Any]:
+    companion = MULTI_VALUED.get(field)
+    if companion is None:
+        return {"terms": {field: list(values)}}
+    return {
+        "bool": {
+            "should": [{"terms": {field: list(values)}}, {"terms": {companion: list(values)}}],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def filter_clauses(q: LogFilter) -> list[dict[str, Any]]:
+    """Every condition of ``q``, as ``bool.filter`` clauses (empty: every log)."""
+    clauses: list[dict[str, Any]] = [_terms(field, values) for field, values in q.filters]
     optional = [
         _time_range(q.start_ns, q.end_ns),
         _range("latency", q.min_latency, q.max_latency),
@@ -107,10 +130,18 @@ def build_filter(q: LogQuery) -> dict[str, Any]:
     clauses.extend(c for c in optional if c is not None)
     if q.missing_cost_only:
         clauses.append(MISSING_COST)
+    if q.roots_only:
+        clauses.append(ROOTS_ONLY)
     clauses.extend(
         {"term": {METADATA_KV: f"{key}{METADATA_SEPARATOR}{value}"}} for key, value in q.metadata
     )
     clauses.extend(content_clauses(q.content_words, q.content_phrases))
+    return clauses
+
+
+def build_filter(q: LogFilter, *extra: dict[str, Any]) -> dict[str, Any]:
+    """The query part: every condition of ``q`` (not the page), plus ``extra`` clauses."""
+    clauses = [*filter_clauses(q), *extra]
     if not clauses:
         return {"match_all": {}}
     return {"bool": {"filter": clauses}}
@@ -144,6 +175,25 @@ def stats_aggs() -> dict[str, Any]:
     }
 
 
+#: Snippets of the content text around the matched words, HTML-escaped, words marked.
+HIGHLIGHT: Final[dict[str, Any]] = {
+    "encoder": "html",
+    "pre_tags": ["<mark>"],
+    "post_tags": ["</mark>"],
+    "fields": {SEARCH_TEXT: {"fragment_size": 160, "number_of_fragments": 3}},
+}
+HIGHLIGHTS_KEY: Final = "highlights"
+
+
+def with_highlights(source: msgspec.Raw, snippets: list[str]) -> msgspec.Raw:
+    """``source`` (a JSON object) with ``"highlights": [...]`` as its first key. The stored
+    bytes are spliced, not re-encoded, so every other value stays byte for byte."""
+    body = bytes(source).lstrip()
+    rest = body[1:].lstrip()
+    head = b'{"' + HIGHLIGHTS_KEY.encode() + b'":' + msgspec.json.encode(snippets)
+    return msgspec.Raw(head + (b"}" if rest.startswith(b"}") else b"," + rest))
+
+
 def build_search(q: LogQuery) -> dict[str, Any]:
     """The OpenSearch request body for one ``GET /api/logs`` page."""
     body: dict[str, Any] = {
@@ -154,6 +204,8 @@ def build_search(q: LogQuery) -> dict[str, Any]:
         "_source": {"excludes": LIST_EXCLUDES},
         "aggs": stats_aggs(),
     }
+    if q.highlight and (q.content_words or q.content_phrases):
+        body["highlight"] = HIGHLIGHT
     if q.cursor is not None:
         body["search_after"] = list(q.cursor.after)
     else:
@@ -218,9 +270,19 @@ _DERIVED: Final = frozenset(DERIVED_FIELDS)
 
 
 def stored_log(source: msgspec.Raw) -> msgspec.Raw:
-    """A stored ``_source`` without Heimdall's derived fields: the log as ingested."""
+    """A stored ``_source`` without Heimdall's derived fields: the log as ingested, with its
+    string-typed payloads as strings (:func:`shared.schema.as_json_text`; the worker stores
+    them so, this covers logs indexed before it did)."""
     fields = _TOP_LEVEL.decode(source)
-    return msgspec.Raw(msgspec.json.encode({k: v for k, v in fields.items() if k not in _DERIVED}))
+    return msgspec.Raw(
+        msgspec.json.encode(
+            {
+                k: as_json_text(v) if k in STRING_PAYLOADS else v
+                for k, v in fields.items()
+                if k not in _DERIVED
+            }
+        )
+    )
 
 
 class Stats(msgspec.Struct, kw_only=True):
@@ -252,6 +314,13 @@ class _Total(msgspec.Struct):
 class _Hit(msgspec.Struct):
     source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
     sort: list[Any] = msgspec.field(default_factory=list)
+    highlight: dict[str, list[str]] | None = None
+
+    def item(self, highlighting: bool) -> msgspec.Raw:
+        if not highlighting:
+            return self.source
+        snippets = (self.highlight or {}).get(SEARCH_TEXT, [])
+        return with_highlights(self.source, snippets)
 
 
 class _Hits(msgspec.Struct):
@@ -307,6 +376,7 @@ def decode_search(body: str | bytes) -> SearchResponse:
 def parse_search(q: LogQuery, response: SearchResponse) -> Page:
     """OpenSearch search response -> :class:`Page` (with the cursor of the next page)."""
     hits = response.hits.hits
+    highlighting = q.highlight and bool(q.content_words or q.content_phrases)
     total = response.hits.total.value
     offset = q.cursor.position if q.cursor is not None else q.offset
     completed = response.aggregations.completed
@@ -328,7 +398,7 @@ def parse_search(q: LogQuery, response: SearchResponse) -> Page:
             Cursor(fingerprint=fingerprint(q), after=(first, str(tiebreak)), position=next_position)
         )
     return Page(
-        logs=[hit.source for hit in hits],
+        logs=[hit.item(highlighting) for hit in hits],
         total=total,
         offset=offset,
         stats=stats,

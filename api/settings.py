@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 
-from shared.settings import LogLevel, OpenSearchSettings, Secret
+from shared.errors import ConfigError
+from shared.settings import LogLevel, OpenSearchSettings, Secret, env_name
 
 
 def _doc(description: str) -> msgspec.Meta:
@@ -36,21 +37,45 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
         ),
     ] = Secret("")
     api_basic_username: Annotated[
-        str, _doc("Username for HTTP Basic authentication (with HEIMDALL_API_BASIC_PASSWORD).")
+        str,
+        _doc(
+            "Username for HTTP Basic authentication; set it and HEIMDALL_API_BASIC_PASSWORD "
+            "together or neither (no ':')."
+        ),
     ] = ""
-    api_basic_password: Annotated[Secret, _doc("Password for HTTP Basic authentication.")] = Secret(
-        ""
-    )
+    api_basic_password: Annotated[
+        Secret, _doc("Password for HTTP Basic authentication (with the username).")
+    ] = Secret("")
     api_log_level: Annotated[
         LogLevel, _doc("Log level of the server: debug, info, warning or error (any case).")
     ] = "info"
+
+    def __post_init__(self) -> None:
+        """HTTP Basic needs both halves: a lone username would accept an empty password, a
+        lone password an empty user. Refused here, at start-up (``python -m api`` exits 2)."""
+        user, password = self.api_basic_username, self.api_basic_password.reveal()
+        if user and not password:
+            raise ConfigError(
+                f"invalid setting: {env_name('api_basic_password')} must be set when "
+                f"{env_name('api_basic_username')} is (HTTP Basic needs both)"
+            )
+        if password and not user:
+            raise ConfigError(
+                f"invalid setting: {env_name('api_basic_username')} must be set when "
+                f"{env_name('api_basic_password')} is (HTTP Basic needs both)"
+            )
+        if ":" in user:
+            raise ConfigError(
+                f"invalid setting: {env_name('api_basic_username')} cannot contain ':' "
+                "(HTTP Basic separates user and password with it)"
+            )
 
     def tokens(self) -> list[bytes]:
         """Configured API tokens (empty items dropped), as bytes for constant-time compare."""
         return [t.strip().encode() for t in self.api_tokens.reveal().split(",") if t.strip()]
 
     def basic_enabled(self) -> bool:
-        return bool(self.api_basic_username or self.api_basic_password)
+        return bool(self.api_basic_username)  # __post_init__: both set or neither
 
     def auth_enabled(self) -> bool:
         return bool(self.tokens()) or self.basic_enabled()

@@ -9,8 +9,8 @@ alias means "no logs yet", not an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Sequence
+from typing import Any, Final, TypeVar
 
 import msgspec
 from opensearchpy import AsyncOpenSearch
@@ -33,12 +33,44 @@ from api.query import (
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
 from shared.opensearch import RawResponses, make_client
+from shared.ops_index import AUDIT_MAPPING, audit_index, ensure_side_index
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Search over the alias even before it exists: an empty answer, not index_not_found.
 _SEARCH_PARAMS = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+
+
+class _Shards(msgspec.Struct):
+    failed: int = 0
+
+
+class _Partial(msgspec.Struct):
+    """What says whether a search answer is whole."""
+
+    timed_out: bool = False
+    shards: _Shards = msgspec.field(name="_shards", default_factory=_Shards)
+    error: Any = None
+    status: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.timed_out or self.shards.failed > 0
+
+
+class _Multi(msgspec.Struct):
+    responses: list[msgspec.Raw]
+
+
+_PARTIAL: Final = msgspec.json.Decoder(_Partial)
+#: Seconds a ``DELETE /api/logs`` waits for OpenSearch (``_delete_by_query``).
+DELETE_TIMEOUT: Final = 300
+_MULTI: Final = msgspec.json.Decoder(_Multi)
+
+
+def _raw(text: str | bytes) -> bytes:
+    return text.encode() if isinstance(text, str) else bytes(text)
 
 
 class LogStore:
@@ -48,6 +80,7 @@ class LogStore:
         self.client = (
             client if client is not None else make_client(settings, serializer=RawResponses())
         )
+        self._audit_ready = False
 
     async def close(self) -> None:
         await self.client.close()
@@ -74,6 +107,76 @@ class LogStore:
             # A partial answer would be a silently wrong page.
             raise StoreUnavailable("OpenSearch returned a partial result")
         return response
+
+    async def query(self, what: str, body: dict[str, Any], index: str | None = None) -> bytes:
+        """Any search body over the log alias (or ``index``: a side index of
+        :mod:`shared.ops_index`); the raw response, for a pure parser. A partial answer
+        (timed out, failed shards) is :class:`StoreUnavailable`."""
+        text = await self._call(
+            what, self.client.search(index=index or self.alias, body=body, params=_SEARCH_PARAMS)
+        )
+        raw = text.encode() if isinstance(text, str) else bytes(text)
+        if _PARTIAL.decode(raw).partial:
+            raise StoreUnavailable("OpenSearch returned a partial result")
+        return raw
+
+    async def multi_query(self, what: str, bodies: Sequence[dict[str, Any]]) -> list[bytes]:
+        """Several search bodies in one ``_msearch`` round trip; one raw response each.
+        Any failed or partial answer is :class:`StoreUnavailable`."""
+        header = msgspec.json.encode({"index": self.alias, **_SEARCH_PARAMS})
+        lines = bytearray()
+        for body in bodies:
+            lines += header + b"\n" + msgspec.json.encode(body) + b"\n"
+        text = await self._call(what, self.client.msearch(body=bytes(lines)))
+        responses = _MULTI.decode(text).responses
+        out: list[bytes] = []
+        for response in responses:
+            raw = bytes(response)
+            part = _PARTIAL.decode(raw)
+            if part.error is not None:
+                status = part.status or 500
+                log.warning("OpenSearch answered %s to one search of %s", status, what)
+                raise StoreUnavailable(f"OpenSearch answered {status} in _msearch")
+            if part.partial:
+                raise StoreUnavailable("OpenSearch returned a partial result")
+            out.append(raw)
+        return out
+
+    async def count(self, what: str, query: dict[str, Any]) -> bytes:
+        """``_count`` of the logs ``query`` matches (raw response)."""
+        text = await self._call(
+            what,
+            self.client.count(index=self.alias, body={"query": query}, params=_SEARCH_PARAMS),
+        )
+        return _raw(text)
+
+    async def delete_by_query(self, query: dict[str, Any]) -> bytes:
+        """``_delete_by_query`` on the log alias, refreshed, conflicts counted not fatal; the
+        raw response. Waits up to :data:`DELETE_TIMEOUT` seconds (deletes can be large)."""
+        params = {
+            **_SEARCH_PARAMS,
+            "refresh": "true",
+            "conflicts": "proceed",
+            "request_timeout": DELETE_TIMEOUT,
+        }
+        text = await self._call(
+            "delete",
+            self.client.delete_by_query(index=self.alias, body={"query": query}, params=params),
+        )
+        return _raw(text)
+
+    async def write_audit(self, doc_id: str, record: msgspec.Struct) -> None:
+        """Index one ``<alias>-audit`` document (the index is created on first use)."""
+        index = audit_index(self.alias)
+        if not self._audit_ready:
+            await self._call("audit index", ensure_side_index(self.client, index, AUDIT_MAPPING))
+            self._audit_ready = True
+        await self._call(
+            "audit",
+            self.client.index(
+                index=index, id=doc_id, body=msgspec.json.encode(record), params={"refresh": "true"}
+            ),
+        )
 
     async def search(self, q: LogQuery) -> Page:
         return parse_search(q, await self._search("search", build_search(q)))

@@ -21,7 +21,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.settings import WorkerSettings
-from shared.index import versioned_index
 from shared.opensearch import make_client
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +185,8 @@ async def cleaned_up(
         client = make_client(settings)
         try:
             for alias in aliases:
-                await client.indices.delete(index=versioned_index(alias), ignore_unavailable=True)
+                # The log index and the worker's side indices (-dropped, -progress).
+                await client.indices.delete(index=f"{alias}-*", ignore_unavailable=True)
         finally:
             await client.close()
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
 from ingest import derive
 from shared.errors import BadEvent
-from shared.schema import TERMINAL_STATUSES, LogEntry
+from shared.schema import (
+    ALSO_ACCEPTED,
+    PAYLOAD_SHAPES,
+    TERMINAL_STATUSES,
+    LogEntry,
+    PayloadShape,
+    as_json_text,
+)
 
 Operation = Literal["create", "update"]
 
@@ -52,6 +59,64 @@ def _storable_time(value: datetime | None, path: str) -> datetime | None:
     if not _EARLIEST <= value < _LATEST:
         raise BadEvent(INVALID, f"time {value.isoformat()} is outside 1970..2262 - at `{path}`")
     return value
+
+
+#: Checks a payload's type where its first byte cannot (nested values stay unread, as Raw).
+_ITEMS: Final[dict[PayloadShape, msgspec.json.Decoder[Any]]] = {
+    "object_array": msgspec.json.Decoder(list[dict[str, msgspec.Raw]]),
+    "number_matrix": msgspec.json.Decoder(list[list[float]]),
+}
+_FIRST_BYTE: Final[dict[PayloadShape, int]] = {
+    "object": ord("{"),
+    "object_array": ord("["),
+    "number_matrix": ord("["),
+}
+_KIND: Final = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"}
+#: The payloads this module checks; :func:`ingest.derive.validate` decodes the others.
+_CHECKED: Final = {
+    name: shape
+    for name, shape in PAYLOAD_SHAPES.items()
+    if shape == "string" or name not in derive.VALIDATED_FIELDS
+}
+_CHECKED_NAMES: Final = frozenset(_CHECKED)
+
+
+def _conforms(shape: PayloadShape, raw: msgspec.Raw, first: int) -> bool:
+    if shape == "string":
+        return first == ord('"')
+    if first != _FIRST_BYTE[shape]:
+        return False
+    if shape not in _ITEMS:
+        return True
+    try:
+        _ITEMS[shape].decode(raw)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def check_payloads(fields: dict[str, msgspec.Raw], path: str) -> None:
+    """Give every payload of ``fields`` (an event's non-null values) its contract type
+    (:data:`shared.schema.PAYLOAD_SHAPES`): a string-typed one sent as another JSON value
+    becomes its exact JSON text (lossless); any other payload of the wrong type is a
+    :class:`BadEvent` naming its JSON path (the first such field, by name).
+
+    The event is valid JSON already, so a value's first byte is its type; only arrays are
+    read further (their items), and the payloads derivation decodes are checked there."""
+    for name in sorted(_CHECKED_NAMES.intersection(fields)):
+        shape, raw = _CHECKED[name], fields[name]
+        if shape == "string":
+            fields[name] = as_json_text(raw)
+            continue
+        first = memoryview(raw)[0]
+        if name in ALSO_ACCEPTED and _conforms(ALSO_ACCEPTED[name], raw, first):
+            continue
+        if first != _FIRST_BYTE[shape]:
+            got = "object" if first == ord("{") else _KIND.get(first, "number")
+            expected = "object" if shape == "object" else "array"
+            raise BadEvent(INVALID, f"Expected `{expected}`, got `{got}` - at `{path}.{name}`")
+        if shape in _ITEMS:
+            derive.decode_at(_ITEMS[shape], raw, f"{path}.{name}")
 
 
 class _Wire(LogEntry, kw_only=True, omit_defaults=True):
@@ -167,6 +232,7 @@ def _decode(value: bytes, timestamp_ms: int) -> LogEvent:
 
     derive.validate(entry, path)
     fields = event_fields(entry)
+    check_payloads(fields, path)
     return LogEvent(
         id=entry.id,
         operation=wire.operation,

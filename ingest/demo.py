@@ -1,8 +1,10 @@
 """Sample gateway logs, and ``python -m ingest.demo [--count N]`` to produce them to Kafka.
 
-Each log is a create (``processing``, inputs, metadata), a finish (``success`` or ``error``
-with outputs, usage, cost, keys) and sometimes a later correction of ``cost``/``token_usage``,
-in Bifrost's envelope form or bare, with varied providers, models, metadata and content.
+Each log is a create (``processing``, inputs, metadata, owners: team, customer, business
+unit, user), a finish (``success`` or ``error`` with outputs, usage, cost, keys) and sometimes
+a later correction of ``cost``/``token_usage``, in Bifrost's envelope form or bare, with varied
+providers, models, metadata and content. Some failed requests fall back to other providers:
+their attempts carry ``parent_request_id`` (a session).
 :func:`sample_records` is deterministic for a seed (used by tests and the benchmark).
 
 The command streams: logs are generated, sent and printed one after the other (constant
@@ -66,6 +68,13 @@ ERRORS: Final = [
     ("upstream_timeout", 504, "The upstream provider did not answer in time"),
 ]
 TEAMS: Final = ["search", "billing", "support", "platform"]
+#: Owners a log is attributed to: (id, name) pairs, as Bifrost's governance fills them.
+OWNERS: Final = {
+    "team": [("team-search", "Search"), ("team-billing", "Billing"), ("team-support", "Support")],
+    "customer": [("cust-acme", "Acme"), ("cust-globex", "Globex")],
+    "business_unit": [("bu-eng", "Engineering"), ("bu-ops", "Operations")],
+    "user": [("user-ada", "Ada"), ("user-bob", "Bob"), ("user-cy", "Cy")],
+}
 
 
 _VOCABULARY: Final = 20_000
@@ -152,6 +161,8 @@ def sample_log(
             "tier": rng.randint(1, 3),
         },
     }
+    extra = random.Random(log_id)  # its own stream: the other fields stay as they were
+    _attribute(extra, create)
     latency = round(rng.uniform(80, 9000), 3)
     prompt, completion = rng.randint(10, 2000), rng.randint(1, 800)
     finish: dict[str, Any] = {
@@ -209,7 +220,73 @@ def sample_log(
                 int(finished.timestamp() * 1000) + rng.randint(1_000, 60_000),
             )
         )
+    if finish["status"] == "error" and extra.random() < 0.6:
+        records.extend(_fallbacks(extra, create, finish, finished, envelope))
     return records
+
+
+def _attribute(rng: random.Random, create: dict[str, Any]) -> None:
+    """Owners (team, customer, business unit, user); some logs belong to two teams."""
+    for kind, pairs in OWNERS.items():
+        if rng.random() < 0.75:
+            create[f"{kind}_id"], create[f"{kind}_name"] = rng.choice(pairs)
+    if "team_id" in create and rng.random() < 0.1:
+        teams = rng.sample(OWNERS["team"], 2)
+        create["team_ids"] = [ident for ident, _ in teams]
+        create["team_names"] = [name for _, name in teams]
+
+
+def _fallbacks(
+    rng: random.Random,
+    root: dict[str, Any],
+    root_finish: dict[str, Any],
+    after: datetime,
+    envelope: bool,
+) -> list[SampleRecord]:
+    """One or two fallback attempts of a failed request (``parent_request_id`` = its id;
+    the last one succeeds): a session on ``/api/logs/sessions/{id}``."""
+    records = []
+    attempts = rng.randint(1, 2)
+    for index in range(1, attempts + 1):
+        log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        provider = rng.choice([p for p in PROVIDERS if p != root["provider"]])
+        model = rng.choice(PROVIDERS[provider])
+        created = after + timedelta(milliseconds=rng.randint(5, 50))
+        latency = round(rng.uniform(80, 4000), 3)
+        after = created + timedelta(milliseconds=latency)
+        create = {
+            **{k: v for k, v in root.items() if k not in ("id", "provider", "model")},
+            "id": log_id,
+            "parent_request_id": root["id"],
+            "fallback_index": index,
+            "provider": provider,
+            "model": model,
+            "timestamp": _rfc3339(created),
+            "created_at": _rfc3339(created),
+        }
+        finish: dict[str, Any] = {"id": log_id, "latency": latency}
+        if index == attempts:
+            prompt, completion = rng.randint(10, 2000), rng.randint(1, 800)
+            finish |= {
+                "status": "success",
+                "token_usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+                "cost": round((prompt * 2.5 + completion * 10) / 1_000_000, 8),
+            }
+        else:
+            finish |= {"status": "error", "error_details": root_finish["error_details"]}
+        records += [
+            SampleRecord(log_id.encode(), _wrap(create, "create", envelope), _millis(created)),
+            SampleRecord(log_id.encode(), _wrap(finish, "update", envelope), _millis(after)),
+        ]
+    return records
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def iter_logs(
@@ -220,10 +297,10 @@ def iter_logs(
     pad: int = 0,
     max_gap_ms: int = 500,
 ) -> Iterator[list[SampleRecord]]:
-    """``count`` logs (each a list of its 2-3 events), one at a time; logs start 1 to
-    ``max_gap_ms`` ms apart. Contents depend only on ``seed``; times start at ``start``,
-    by default an hour ago (Kafka deletes records whose timestamp is older than the topic's
-    retention, 7 days by default)."""
+    """``count`` requests (each a list of its 2-3 events, plus those of its fallback
+    attempts), one at a time; requests start 1 to ``max_gap_ms`` ms apart. Contents depend
+    only on ``seed``; times start at ``start``, by default an hour ago (Kafka deletes records
+    whose timestamp is older than the topic's retention, 7 days by default)."""
     rng = random.Random(seed)
     moment = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     for _ in range(count):
@@ -234,7 +311,9 @@ def iter_logs(
 def sample_records(
     count: int, *, seed: int = 0, start: datetime | None = None, pad: int = 0
 ) -> list[list[SampleRecord]]:
-    """:func:`iter_logs` as a list (``pad`` adds bytes of input and output text)."""
+    """:func:`iter_logs` as a list: ``count`` requests (each a list of its 2-3 events, plus
+    those of its fallback attempts when it failed and fell back); ``pad`` adds bytes of input
+    and output text."""
     return list(iter_logs(count, seed=seed, start=start, pad=pad))
 
 
@@ -342,13 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--count must be at least 0")
     start, max_gap_ms = demo_window(args.count, datetime.now(UTC))
     progress = Progress(args.count, "logs")
-    produced = {"logs": 0, "events": 0}
+    produced = {"logs": 0, "events": 0, "sessions": 0}
+    example: list[str] = []
 
     def records() -> Iterator[SampleRecord]:
         for log in iter_logs(args.count, seed=seed, start=start, max_gap_ms=max_gap_ms):
             _print_id(log[0].key.decode())
             produced["logs"] += 1
             produced["events"] += len(log)
+            if len({r.key for r in log}) > 1:
+                produced["sessions"] += 1
+                example[:] = example or [log[0].key.decode()]
             yield from log
 
     asyncio.run(
@@ -364,6 +447,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"produced {produced['events']} events for {produced['logs']} logs to {settings.topic}",
         file=sys.stderr,
     )
+    if example:
+        print(
+            f"{produced['sessions']} requests fell back (sessions), e.g. {example[0]}",
+            file=sys.stderr,
+        )
     return 0
 
 

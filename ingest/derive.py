@@ -15,7 +15,17 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from shared.errors import BadEvent
-from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
+from shared.index import (
+    CACHE_HIT_TYPE,
+    CACHED_READ_TOKENS,
+    COMPLETION_TOKENS,
+    METADATA_KV,
+    METADATA_SEPARATOR,
+    OWNER_FIELDS,
+    PROMPT_TOKENS,
+    SEARCH_TEXT,
+    TOTAL_TOKENS,
+)
 from shared.schema import NO_VALUE, LogEntry
 
 T = TypeVar("T")
@@ -61,10 +71,20 @@ class _Error(msgspec.Struct):
     error: _ErrorField | None = None
 
 
+class _PromptDetails(msgspec.Struct):
+    cached_read_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
 class _Usage(msgspec.Struct):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    prompt_tokens_details: _PromptDetails | None = None
+
+
+class _CacheDebug(msgspec.Struct):
+    hit_type: str | None = None
 
 
 def _content(content: str | list[_Block] | None) -> Iterator[str]:
@@ -116,13 +136,19 @@ _TEXT_FIELDS: Final[dict[str, _Extractor]] = {
     "transcription_output": _extractor(_Transcription, lambda v: _one(v.text)),
     "error_details": _extractor(_Error, lambda v: _one(v.error.message if v.error else None)),
 }
+#: Payloads :func:`validate` decodes, which checks their top-level type on the way.
+VALIDATED_FIELDS: Final = frozenset({*_TEXT_FIELDS, "token_usage", "cache_debug", "metadata"})
 _USAGE: Final[msgspec.json.Decoder[_Usage | None]] = msgspec.json.Decoder(_Usage | None)
+_CACHE_DEBUG: Final[msgspec.json.Decoder[_CacheDebug | None]] = msgspec.json.Decoder(
+    _CacheDebug | None
+)
 _METADATA: Final[msgspec.json.Decoder[dict[str, Any] | None]] = msgspec.json.Decoder(
     dict[str, Any] | None
 )
 
 
-def _decode(decoder: msgspec.json.Decoder[T], raw: bytes, path: str) -> T:
+def decode_at(decoder: msgspec.json.Decoder[T], raw: bytes, path: str) -> T:
+    """Decode one nested value; a wrong type is a :class:`BadEvent` naming its JSON path."""
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -139,16 +165,16 @@ def validate(entry: LogEntry, path: str = "$") -> None:
     for name, extractor in _TEXT_FIELDS.items():
         raw = getattr(entry, name)
         if raw is not NO_VALUE:
-            _decode(extractor.decoder, raw, f"{path}.{name}")
+            decode_at(extractor.decoder, raw, f"{path}.{name}")
     if entry.token_usage is not NO_VALUE:
-        _decode(_USAGE, entry.token_usage, f"{path}.token_usage")
-        tokens = total_tokens(entry.token_usage)
-        if tokens is not None and not _LONG_MIN <= tokens <= _LONG_MAX:
-            raise BadEvent(
-                "invalid", f"total tokens {tokens} out of range - at `{path}.token_usage`"
-            )
+        decode_at(_USAGE, entry.token_usage, f"{path}.token_usage")
+        for name, tokens in token_counts(entry.token_usage).items():
+            if not _LONG_MIN <= tokens <= _LONG_MAX:
+                raise BadEvent("invalid", f"{name} {tokens} out of range - at `{path}.token_usage`")
+    if entry.cache_debug is not NO_VALUE:
+        decode_at(_CACHE_DEBUG, entry.cache_debug, f"{path}.cache_debug")
     if entry.metadata is not NO_VALUE:
-        _decode(_METADATA, entry.metadata, f"{path}.metadata")
+        decode_at(_METADATA, entry.metadata, f"{path}.metadata")
 
 
 def search_text(fields: Mapping[str, msgspec.Raw]) -> str:
@@ -174,6 +200,41 @@ def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
+def token_counts(token_usage: msgspec.Raw | None) -> dict[str, int]:
+    """The indexed token counts of a ``token_usage``: total (see :func:`total_tokens`),
+    prompt, completion and cached-read (``prompt_tokens_details.cached_read_tokens``, else
+    OpenAI's ``cached_tokens``); a count the usage does not give is left out."""
+    counts: dict[str, int] = {}
+    total = total_tokens(token_usage)
+    if total is not None:
+        counts[TOTAL_TOKENS] = total
+    usage = _USAGE.decode(token_usage) if token_usage is not None else None
+    if usage is None:
+        return counts
+    if usage.prompt_tokens is not None:
+        counts[PROMPT_TOKENS] = usage.prompt_tokens
+    if usage.completion_tokens is not None:
+        counts[COMPLETION_TOKENS] = usage.completion_tokens
+    details = usage.prompt_tokens_details
+    if details is not None:
+        cached = (
+            details.cached_read_tokens
+            if details.cached_read_tokens is not None
+            else details.cached_tokens
+        )
+        if cached is not None:
+            counts[CACHED_READ_TOKENS] = cached
+    return counts
+
+
+def cache_hit_type(cache_debug: msgspec.Raw | None) -> str | None:
+    """``cache_debug.hit_type`` (``direct`` / ``semantic`` for Bifrost's cache hits)."""
+    if cache_debug is None:
+        return None
+    debug = _CACHE_DEBUG.decode(cache_debug)
+    return debug.hit_type if debug is not None and debug.hit_type else None
+
+
 def metadata_value(value: Any) -> str | None:
     """How a metadata value is matched by ``metadata_<key>=<value>``: strings as they are,
     numbers and booleans as their JSON text; null, objects and arrays are not filterable."""
@@ -196,13 +257,46 @@ def metadata_pairs(metadata: msgspec.Raw | None) -> list[str]:
     return sorted(pairs)
 
 
+_TEXT: Final[msgspec.json.Decoder[str | None]] = msgspec.json.Decoder(str | None)
+_TEXTS: Final[msgspec.json.Decoder[list[str] | None]] = msgspec.json.Decoder(list[str] | None)
+
+
+def owner_pairs(fields: Mapping[str, msgspec.Raw], derived: str) -> list[str]:
+    """``name<US>id`` per owner: the scalar pair and the arrays (paired by position), one
+    entry per non-empty id with the greatest name it is given (empty when none)."""
+    id_field, name_field, ids_field, names_field = OWNER_FIELDS[derived]
+
+    def text(name: str) -> str | None:
+        raw = fields.get(name)
+        return _TEXT.decode(raw) if raw is not None else None
+
+    def texts(name: str) -> list[str]:
+        raw = fields.get(name)
+        return (_TEXTS.decode(raw) if raw is not None else None) or []
+
+    found: dict[str, str] = {}
+    ident = text(id_field)
+    if ident:
+        found[ident] = text(name_field) or ""
+    names = texts(names_field)
+    for k, ident in enumerate(texts(ids_field)):
+        if ident:
+            found[ident] = max(found.get(ident, ""), names[k] if k < len(names) else "")
+    return sorted(f"{name}{METADATA_SEPARATOR}{ident}" for ident, name in found.items())
+
+
 def derived_fields(fields: Mapping[str, msgspec.Raw]) -> dict[str, Any]:
     """The derived part of a stored document, from a log's merged fields."""
     derived: dict[str, Any] = {SEARCH_TEXT: search_text(fields)}
-    tokens = total_tokens(fields.get("token_usage"))
-    if tokens is not None:
-        derived[TOTAL_TOKENS] = tokens
+    derived.update(token_counts(fields.get("token_usage")))
+    hit_type = cache_hit_type(fields.get("cache_debug"))
+    if hit_type is not None:
+        derived[CACHE_HIT_TYPE] = hit_type
     pairs = metadata_pairs(fields.get("metadata"))
     if pairs:
         derived[METADATA_KV] = pairs
+    for owners in OWNER_FIELDS:
+        found = owner_pairs(fields, owners)
+        if found:
+            derived[owners] = found
     return derived

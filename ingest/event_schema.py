@@ -12,16 +12,47 @@ import msgspec
 
 from shared import schema
 
-_VERBATIM = Annotated[
-    Any,
-    msgspec.Meta(description="Any JSON value; stored verbatim and returned by GET /api/logs/{id}."),
-]
+_STORED = "stored verbatim and returned by GET /api/logs/{id}"
+#: Each payload shape (``shared.schema.PAYLOAD_SHAPES``, checked by ``ingest.decode``).
+_PAYLOAD_TYPES: dict[schema.PayloadShape, Any] = {
+    "string": Annotated[
+        Any,
+        msgspec.Meta(
+            description="A string (a raw body). Any other JSON value is accepted and stored as "
+            "a string holding its exact JSON text."
+        ),
+    ],
+    "object": Annotated[dict[str, Any] | None, msgspec.Meta(description=f"An object, {_STORED}.")],
+    "object_array": Annotated[
+        list[dict[str, Any]] | None,
+        msgspec.Meta(description=f"An array of objects, {_STORED}."),
+    ],
+    "number_matrix": Annotated[
+        list[list[float]] | None,
+        msgspec.Meta(description=f"An array of arrays of numbers, {_STORED}."),
+    ],
+}
 
-# The wire type with each ``msgspec.Raw`` field shown as "any JSON value" (Raw has no schema).
+
+def _payload_type(name: str) -> Any:
+    also = schema.ALSO_ACCEPTED.get(name)
+    main = _PAYLOAD_TYPES[schema.PAYLOAD_SHAPES[name]]
+    if also is None:
+        return main
+    return Annotated[
+        Any,
+        msgspec.Meta(
+            description=f"{main.__metadata__[0].description} Bifrost's own rows send "
+            f"{also.replace('_', ' ')} here instead, also accepted and stored as sent."
+        ),
+    ]
+
+
+# The wire type with each ``msgspec.Raw`` payload shown with its checked type (Raw has none).
 LogEntry: Any = msgspec.defstruct(
     "LogEntry",
     [
-        (name, _VERBATIM if hint is msgspec.Raw else hint, None)
+        (name, _payload_type(name) if hint is msgspec.Raw else hint, None)
         for name, hint in get_type_hints(schema.LogEntry, include_extras=True).items()
     ],
     kw_only=True,
@@ -45,7 +76,8 @@ def event_schema() -> dict[str, Any]:
     entry["properties"]["id"] = {"type": "string", "minLength": 1, "pattern": r"\S"}
     entry["description"] = (
         "A gateway log, possibly partial: only `id` is required. Null or absent fields never "
-        "erase stored values. Nested objects are stored verbatim; see docs/events.md."
+        "erase stored values. Payloads of the documented type are stored verbatim; a wrong "
+        "type is a bad event (dead-lettered). See docs/events.md."
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

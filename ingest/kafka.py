@@ -90,8 +90,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class Consumer:
     """A group consumer with manual commits."""
 
-    def __init__(self, settings: WorkerSettings) -> None:
-        self.topic = settings.topic
+    def __init__(self, settings: WorkerSettings, topics: Sequence[str] | None = None) -> None:
+        self.topics = list(topics or [settings.topic])
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
@@ -105,7 +105,7 @@ class Consumer:
         )
 
     async def start(self, on_revoked: RevokeCallback, on_assigned: AssignCallback) -> None:
-        self._consumer.subscribe([self.topic], listener=_Listener(on_revoked, on_assigned))
+        self._consumer.subscribe(self.topics, listener=_Listener(on_revoked, on_assigned))
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -180,3 +180,30 @@ class Producer:
             except KafkaError as exc:
                 results[i] = exc
         return results
+
+
+class RelayProducer:
+    """The bridge's producer: idempotent, acknowledged by all in-sync replicas, in order
+    per partition."""
+
+    def __init__(self, bootstrap: str, *, max_request_size: int) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="heimdall-bridge",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=max_request_size + 64 * 1024,
+            request_timeout_ms=30_000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[Any]:
+        """Queue one record; the returned awaitable completes on its acknowledgement (or
+        raises the Kafka error)."""
+        return cast(Awaitable[Any], await self._producer.send(topic, value=value, key=key))

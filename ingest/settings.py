@@ -18,6 +18,22 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
     topic: Annotated[
         str, msgspec.Meta(min_length=1, description="Topic the gateway writes log events to.")
     ] = "bifrost.logs"
+    otlp_traces_topic: Annotated[
+        str,
+        msgspec.Meta(
+            description="Topic the OpenTelemetry Collector's Kafka exporter writes traces to "
+            "(otlp_proto or otlp_json; e.g. otlp_spans): GenAI spans become logs. Empty: not "
+            "consumed.",
+        ),
+    ] = ""
+    otlp_logs_topic: Annotated[
+        str,
+        msgspec.Meta(
+            description="Topic the Collector's Kafka exporter writes logs to (e.g. otlp_logs): "
+            "gen_ai.client.inference.operation.details events merge into their span's log. "
+            "Empty: not consumed.",
+        ),
+    ] = ""
     dlq_topic: Annotated[
         str,
         msgspec.Meta(
@@ -115,3 +131,11 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
     log_level: Annotated[
         LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR (any case).")
     ] = "INFO"
+
+    def __post_init__(self) -> None:
+        inputs = [t for t in (self.topic, self.otlp_traces_topic, self.otlp_logs_topic) if t]
+        if len(set(inputs)) != len(inputs) or self.dlq_topic in inputs:
+            raise ValueError(
+                "HEIMDALL_TOPIC, HEIMDALL_OTLP_TRACES_TOPIC, HEIMDALL_OTLP_LOGS_TOPIC and "
+                "HEIMDALL_DLQ_TOPIC must be different topics"
+            )

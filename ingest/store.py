@@ -22,11 +22,19 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
 from ingest.decode import REJECTED
+from ingest.dropped import create_body
 from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
 from shared.index import ensure_index
 from shared.opensearch import RawResponses, make_client
+from shared.ops_index import (
+    DROPPED_MAPPING,
+    PROGRESS_MAPPING,
+    dropped_index,
+    ensure_side_index,
+    progress_index,
+)
 from shared.settings import OpenSearchSettings
 
 
@@ -111,28 +119,58 @@ class Store:
         """Create the versioned index and alias unless present (idempotent)."""
         client = make_client(self.settings)
         try:
-            return await ensure_index(
+            index = await ensure_index(
                 client,
                 self.alias,
                 shards=shards,
                 replicas=replicas,
                 refresh_interval=refresh_interval,
             )
+            await ensure_side_index(client, dropped_index(self.alias), DROPPED_MAPPING)
+            await ensure_side_index(client, progress_index(self.alias), PROGRESS_MAPPING)
+            return index
         except TransportError as exc:
             raise _classify(exc, _where("index creation", self.alias)) from exc
         finally:
             await client.close()
 
-    async def _request(self, op: str, path: str, body: bytes, headers: dict[str, str]) -> str:
+    async def _request(
+        self, op: str, path: str, body: bytes, headers: dict[str, str], index: str | None = None
+    ) -> str:
+        index = index or self.alias
         try:
             data = await self._client.transport.perform_request(
-                "POST", f"/{self.alias}/{path}", body=body, headers=headers
+                "POST", f"/{index}/{path}", body=body, headers=headers
             )
         except TransportError as exc:
-            raise _classify(exc, _where(op, self.alias)) from exc
+            raise _classify(exc, _where(op, index)) from exc
         if not isinstance(data, str):
-            raise StoreUnavailable(f"{_where(op, self.alias)}: empty response")
+            raise StoreUnavailable(f"{_where(op, index)}: empty response")
         return data
+
+    async def _side_bulk(self, index: str, body: bytes, *, conflict_ok: bool) -> None:
+        """One ``_bulk`` to a side index (:mod:`shared.ops_index`): 429/5xx items are
+        :class:`StoreUnavailable` (retried), other refusals :class:`StoreFailure`."""
+        if not body:
+            return
+        response = _BULK.decode(await self._request("_bulk", "_bulk", body, _NDJSON, index))
+        for entry in response.items:
+            for item in entry.values():
+                if 200 <= item.status < 300 or (conflict_ok and item.status == 409):
+                    continue
+                problem = f"{_where('_bulk', index)}: {item.id}: HTTP {item.status} "
+                if item.status == 429 or item.status >= 500:
+                    raise StoreUnavailable(problem + _describe(item))
+                raise StoreFailure(problem + _describe(item))
+
+    async def record_dropped(self, docs: Sequence[tuple[str, bytes]]) -> None:
+        """``create`` one ``<alias>-dropped`` document per dead letter; one already there
+        (a redelivered record) is left as it is."""
+        await self._side_bulk(dropped_index(self.alias), create_body(docs), conflict_ok=True)
+
+    async def write_progress(self, body: bytes) -> None:
+        """Upsert the per-partition progress documents (``ingest.progress.progress_body``)."""
+        await self._side_bulk(progress_index(self.alias), body, conflict_ok=False)
 
     async def fetch(self, ids: Iterable[str]) -> dict[str, Stored]:
         """The stored documents of ``ids`` (absent ids are left out): one ``_mget``."""

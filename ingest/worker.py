@@ -45,7 +45,9 @@ import msgspec
 from aiohttp import web
 
 from ingest.cache import WriteCache
-from ingest.decode import UNDECODABLE, LogEvent, decode_event
+from ingest.decode import UNDECODABLE, LogEvent
+from ingest.dropped import dropped_documents
+from ingest.feeds import Decoder, decode_log_entry, decoders
 from ingest.kafka import (
     TP,
     CommitRefused,
@@ -60,6 +62,7 @@ from ingest.kafka import (
 )
 from ingest.metrics import Metrics
 from ingest.plan import Action, Plan, Stored, plan
+from ingest.progress import Progress
 from ingest.settings import WorkerSettings
 from ingest.store import Store, WriteResult
 from shared.errors import BadEvent, DocumentRejected, HeimdallError, StoreUnavailable
@@ -130,11 +133,15 @@ class Decoded(msgspec.Struct):
     dead: list[DeadLetter]
 
 
-def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
+def decode_batch(
+    records: Iterable[Record], max_bytes: int, by_topic: Mapping[str, Decoder] | None = None
+) -> Decoded:
+    """Decode with each topic's decoder (default: Bifrost ``LogEntry`` events)."""
     decoded = Decoded(events={}, records={}, dead=[])
     for record in records:
+        decode = by_topic.get(record.topic, decode_log_entry) if by_topic else decode_log_entry
         try:
-            event = decode_event(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
+            events = decode(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
         except BadEvent as exc:
             decoded.dead.append(DeadLetter(record, exc.reason, f"{where(record)}: {exc.detail}"))
             continue
@@ -143,8 +150,11 @@ def decode_batch(records: Iterable[Record], max_bytes: int) -> Decoded:
             detail = f"{where(record)}: {type(exc).__name__}: {exc}"
             decoded.dead.append(DeadLetter(record, UNDECODABLE, detail))
             continue
-        decoded.events.setdefault(event.id, []).append(event)
-        decoded.records.setdefault(event.id, []).append(record)
+        for event in events:
+            decoded.events.setdefault(event.id, []).append(event)
+            sources = decoded.records.setdefault(event.id, [])
+            if not sources or sources[-1] is not record:
+                sources.append(record)
     return decoded
 
 
@@ -186,9 +196,11 @@ class Worker:
     ) -> None:
         self.settings = settings
         self.store = store or Store(settings)
-        self.consumer = consumer or Consumer(settings)
+        self.decoders = decoders(settings)
+        self.consumer = consumer or Consumer(settings, list(self.decoders))
         self.producer = producer or Producer(settings)
         self.metrics = metrics or Metrics()
+        self.progress = Progress(self.store.write_progress, settings.consumer_group)
         self.cache = WriteCache(settings.write_cache_bytes)
         #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
         self._record_bytes = 0.0
@@ -305,11 +317,12 @@ class Worker:
         started = time.perf_counter()
         flat = [record for part in records.values() for record in part]
         self.metrics.consumed.inc(len(flat))
-        batch = _Batch(records, decode_batch(flat, self.settings.max_event_bytes))
+        batch = _Batch(records, decode_batch(flat, self.settings.max_event_bytes, self.decoders))
         self.metrics.stage("decode", time.perf_counter() - started)
         return batch
 
     async def _shutdown(self) -> None:
+        await self.progress.close()
         for name, closer in (
             ("consumer", self.consumer.stop),
             ("producer", self.producer.stop),
@@ -347,7 +360,10 @@ class Worker:
                     for r in decoded.records[doc_id]
                 )
             if dead:
+                dropped = dropped_documents(dead, time.time_ns() // 1_000_000)
                 await self._retrying("dead-letter", lambda: self._dead_letter(dead))
+                await self._retrying("record dropped", lambda: self.store.record_dropped(dropped))
+            self.progress.observe(decoded.events, decoded.records, rejected)
             started = time.perf_counter()
             await self._commit(next_offsets(batch.records), batch.revoked)
             self.metrics.stage("commit", time.perf_counter() - started)
@@ -491,6 +507,7 @@ class Worker:
             )
             return
         self.committed.update(offsets)
+        self.progress.committed(offsets, self.consumer.highwater)
         for tp, offset in offsets.items():
             highwater = self.consumer.highwater(tp)
             if highwater is not None:

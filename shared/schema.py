@@ -2,11 +2,12 @@
 
 Binding contract: ``components.schemas.LogEntry`` in ``get-log-by-id.openapi.yaml``.
 
-Scalars the project filters, sorts or validates on are typed. Every nested object or
-array (histories, outputs, usage, raw bodies, ...) is kept as :class:`msgspec.Raw`: the
-bytes are stored exactly as the producer sent them and are decoded only where a value is
-needed (see :mod:`ingest.derive`). Schema changes are additive: new fields get a default,
-existing types never change.
+Scalars the project filters, sorts or validates on are typed. Every payload (histories,
+outputs, usage, raw bodies, ...) is kept as :class:`msgspec.Raw`: the bytes are stored
+exactly as the producer sent them and are decoded only where a value is needed (see
+:mod:`ingest.derive`). Each payload has a contract type (:data:`PAYLOAD_SHAPES`), checked at
+decode time (:mod:`ingest.decode`) and stated by the API's document (:mod:`api.docs`).
+Schema changes are additive: new fields get a default, existing types never change.
 """
 
 from __future__ import annotations
@@ -52,6 +53,26 @@ class LogEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
     routing_rule_id: str | None = None
     routing_rule_name: str | None = None
     stream: bool | None = None
+    # Added with Bifrost's newer log rows (governance, aliases, clients); all optional.
+    alias: str | None = None
+    canonical_model_name: str | None = None
+    stop_reason: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    team_id: str | None = None
+    team_name: str | None = None
+    customer_id: str | None = None
+    customer_name: str | None = None
+    business_unit_id: str | None = None
+    business_unit_name: str | None = None
+    team_ids: list[str] | None = None
+    team_names: list[str] | None = None
+    customer_ids: list[str] | None = None
+    customer_names: list[str] | None = None
+    business_unit_ids: list[str] | None = None
+    business_unit_names: list[str] | None = None
+    user_agent: str | None = None
+    app: str | None = None
     is_large_payload_request: bool | None = None
     is_large_payload_response: bool | None = None
     # Nested or heavy values, kept verbatim.
@@ -126,6 +147,70 @@ HEAVY_FIELDS: Final[frozenset[str]] = frozenset(
         "cache_debug",
     }
 )
+
+
+#: The top-level JSON type of a payload, as the contract's ``LogEntry`` types it:
+#: ``string``, ``object``, ``object_array`` (an array of objects) or ``number_matrix`` (an
+#: array of arrays of numbers).
+PayloadShape = Literal["string", "object", "object_array", "number_matrix"]
+
+#: Every payload (``msgspec.Raw``) field of :class:`LogEntry` and its contract type.
+PAYLOAD_SHAPES: Final[dict[str, PayloadShape]] = {
+    "raw_request": "string",
+    "raw_response": "string",
+    "passthrough_request_body": "string",
+    "passthrough_response_body": "string",
+    "token_usage": "object",
+    "error_details": "object",
+    "input_history": "object_array",
+    "responses_input_history": "object_array",
+    "output_message": "object",
+    "responses_output": "object_array",
+    "embedding_output": "number_matrix",
+    "params": "object",
+    "tools": "object_array",
+    "tool_calls": "object_array",
+    "speech_input": "object",
+    "transcription_input": "object",
+    "image_generation_input": "object",
+    "speech_output": "object",
+    "transcription_output": "object",
+    "image_generation_output": "object",
+    "cache_debug": "object",
+    "metadata": "object",
+    "selected_key": "object",
+    "virtual_key": "object",
+    "routing_engine_logs": "object",
+    "rerank_output": "object",
+    "video_generation_input": "object",
+    "video_generation_output": "object",
+    "video_retrieve_output": "object",
+    "video_list_output": "object",
+    "video_delete_output": "object",
+    "video_download_output": "object",
+    "list_models_output": "object",
+}
+#: Payloads that Bifrost's own log rows (``framework/logstore/tables.go``) send in another
+#: shape than its published contract: accepted in that shape too, stored and served as sent
+#: (``docs/events.md``), so a feed of real Bifrost rows (e.g. the live-log bridge) loses none.
+ALSO_ACCEPTED: Final[dict[str, PayloadShape]] = {
+    "routing_engine_logs": "string",
+    "rerank_output": "object_array",
+    "list_models_output": "object_array",
+    "embedding_output": "object_array",
+}
+#: Payloads the contract types as strings (raw bodies).
+STRING_PAYLOADS: Final = frozenset(n for n, shape in PAYLOAD_SHAPES.items() if shape == "string")
+
+
+def as_json_text(raw: msgspec.Raw) -> msgspec.Raw:
+    """A string-typed payload as the contract types it: a JSON string (or null) stays as it
+    is; any other JSON value becomes a JSON string holding its exact JSON text, byte for byte
+    as sent (``{"id": 1}`` -> ``"{\"id\": 1}"``), so nothing is lost. ``raw`` is UTF-8."""
+    data = bytes(raw)
+    if data.startswith(b'"') or data == b"null":
+        return raw
+    return msgspec.Raw(msgspec.json.encode(data.decode()))
 
 
 class ErrorField(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -18,7 +18,8 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.helpers import async_bulk
 
-from api.params import LIST_FILTERS, parse_time, split_content_search
+from api.filters import LIST_FILTERS, split_content_search
+from api.parsing import parse_time
 from ingest.decode import decode_event
 from ingest.merge import merge, to_source
 from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
@@ -181,18 +182,8 @@ def _phrase_in(needle: list[str], hay: list[str]) -> bool:
     return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
 
 
-def matches(doc: Mapping[str, Any], params: Mapping[str, str]) -> bool:
-    """Plain-Python semantics of every filter parameter (docs/api.md)."""
-    for param, field in LIST_FILTERS.items():
-        if param in params:
-            wanted = {v.strip() for v in params[param].split(",") if v.strip()}
-            if wanted and doc.get(field) not in wanted:
-                return False
-    ts = parse_time("timestamp", doc["timestamp"]) if "timestamp" in doc else None
-    if "start_time" in params and (ts is None or ts < parse_time("s", params["start_time"])):
-        return False
-    if "end_time" in params and (ts is None or ts > parse_time("e", params["end_time"])):
-        return False
+def value_filters_match(doc: Mapping[str, Any], params: Mapping[str, str]) -> bool:
+    """The ranges, ``missing_cost_only`` and ``metadata_<key>`` filters of ``params``."""
     for name, field in (("latency", "latency"), ("cost", "cost"), ("tokens", TOTAL_TOKENS)):
         value = doc.get(field)
         if f"min_{name}" in params and (value is None or value < float(params[f"min_{name}"])):
@@ -208,6 +199,23 @@ def matches(doc: Mapping[str, Any], params: Mapping[str, str]) -> bool:
             pair = f"{name.removeprefix('metadata_')}{METADATA_SEPARATOR}{value}"
             if pair not in doc.get(METADATA_KV, ()):
                 return False
+    return True
+
+
+def matches(doc: Mapping[str, Any], params: Mapping[str, str]) -> bool:
+    """Plain-Python semantics of every filter parameter (docs/api.md)."""
+    for param, field in LIST_FILTERS.items():
+        if param in params:
+            wanted = {v.strip() for v in params[param].split(",") if v.strip()}
+            if wanted and doc.get(field) not in wanted:
+                return False
+    ts = parse_time("timestamp", doc["timestamp"]) if "timestamp" in doc else None
+    if "start_time" in params and (ts is None or ts < parse_time("s", params["start_time"])):
+        return False
+    if "end_time" in params and (ts is None or ts > parse_time("e", params["end_time"])):
+        return False
+    if not value_filters_match(doc, params):
+        return False
     if params.get("content_search"):
         words, phrases = split_content_search(params["content_search"])
         hay = tokens(doc[SEARCH_TEXT])

@@ -17,7 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
-from api.params import parse_time
+from api.parsing import parse_time
 from api.settings import ApiSettings
 from shared.index import DERIVED_FIELDS, ensure_index
 from shared.opensearch import make_client

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -187,11 +188,17 @@ async def test_ids_with_slashes_and_spaces_are_found(services: Services) -> None
     admin = make_client(settings)
     index = await ensure_index(admin, name)
     try:
-        await load(admin, name, [{"id": "team/a b", "status": "success"}])
+        ids = ["team/a b", "/abc", "/", "abc/", "a//b"]
+        await load(admin, name, [{"id": log_id, "status": "success"} for log_id in ids])
         async with AsyncTestClient(create_app(settings)) as client:
-            response = await client.get("/api/logs/team%2Fa%20b")
-            assert response.status_code == 200
-            assert response.json() == {"id": "team/a b", "status": "success"}
+            for log_id in ids:
+                response = await client.get("/api/logs/" + quote(log_id, safe=""))
+                assert response.status_code == 200, (log_id, response.text)
+                assert response.json() == {"id": log_id, "status": "success"}
+                found = await client.get("/api/logs", params={"request_id": log_id})
+                assert [log["id"] for log in found.json()["logs"]] == [log_id]
+            # "abc" itself does not exist: the slashes of "/abc" and "abc/" are part of the id.
+            assert (await client.get("/api/logs/abc")).status_code == 404
             missing = await client.get("/api/logs/team%2Fother")
             assert missing.status_code == 404
             assert missing.json()["error"]["message"] == "log not found"

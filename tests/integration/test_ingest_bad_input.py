@@ -39,6 +39,8 @@ BAD: list[tuple[str, bytes | None]] = [
     (INVALID, b'{"id": "x2", "latency": "fast"}'),
     (INVALID, b'{"id": "x3", "status": "done"}'),
     (INVALID, b'{"id": "x4", "input_history": [{"content": 42}]}'),
+    # A payload of another type than the contract's (tools: an array of objects).
+    (INVALID, b'{"id": "x9", "tools": {"type": "function"}}'),
     (INVALID, b'{"type": "log", "operation": "create", "payload": {"id": 7}}'),
     (MISSING_ID, b'{"status": "success", "latency": 3}'),
     (MISSING_ID, b'{"id": "   ", "status": "success"}'),

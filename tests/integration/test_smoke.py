@@ -26,7 +26,7 @@ from tests.support.ingest import (
     worker_settings,
 )
 
-EVENT = {
+EVENT: dict[str, Any] = {
     "type": "log",
     "operation": "create",
     "payload": {
@@ -42,6 +42,8 @@ EVENT = {
         "input_history": [{"role": "user", "content": "Is the smoke test green?"}],
         "output_message": {"role": "assistant", "content": "Yes, end to end."},
         "raw_response": '{"id":"chatcmpl-smoke"}',
+        # A raw body sent as an object: served as a string, its exact JSON text.
+        "raw_request": {"model": "gpt-4o", "messages": []},
         "metadata": {"suite": "smoke"},
     },
 }
@@ -107,7 +109,10 @@ async def test_event_to_kafka_to_opensearch_to_api(
         logs = await eventually(searched, what="the smoke log found by content search")
 
     entry = response.json()
-    assert entry == EVENT["payload"]  # every field as produced, heavy payloads included
+    produced = EVENT["payload"]
+    # Every field as produced, heavy payloads included; raw bodies as strings (the contract's
+    # type), an object there as its exact JSON text.
+    assert entry == {**produced, "raw_request": '{"model":"gpt-4o","messages":[]}'}
     assert logs["total"] == 1
     assert [log["id"] for log in logs["logs"]] == ["smoke-1"]
     assert "raw_response" not in logs["logs"][0]  # list items leave heavy payloads out

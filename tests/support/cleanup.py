@@ -1,16 +1,56 @@
-"""Every test removes the topics and indices it creates: names come from the ``unique_name``
-fixture, which deletes ``<name>*`` indices and ``<name>``/``<name>.*``/``<name>-*`` topics at
-teardown; at session end, :func:`leftovers` checks that none of them is left."""
+"""Removing what a test created: its topics and its indices (never anything else).
+
+Names come from the ``unique_name`` fixture, which deletes ``<name>*`` indices and
+``<name>``/``<name>.*``/``<name>-*`` topics at teardown; at session end, :func:`leftovers`
+checks that none of them is left. :func:`created` cleans up a block's own topics and index.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient
+from opensearchpy import AsyncOpenSearch, NotFoundError
 
 from shared.opensearch import make_client
 from shared.settings import OpenSearchSettings
+
+
+async def delete_topics(bootstrap: str, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        mine = [n for n in names if n in existing]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+async def delete_index(client: AsyncOpenSearch, alias: str) -> None:
+    """Delete the index behind ``alias`` (``<alias>-v<n>``)."""
+    try:
+        indices = await client.indices.get_alias(name=alias)
+    except NotFoundError:
+        return
+    for index in indices:
+        if index.startswith(f"{alias}-v"):
+            await client.indices.delete(index=index, ignore_unavailable=True)
+
+
+@contextlib.asynccontextmanager
+async def created(
+    bootstrap: str, client: AsyncOpenSearch, alias: str, *topics: str
+) -> AsyncIterator[None]:
+    """Delete ``topics`` and the index of ``alias`` when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        await delete_topics(bootstrap, *topics)
+        await delete_index(client, alias)
 
 
 def _ours(topic: str, names: Iterable[str]) -> bool:
@@ -46,14 +86,7 @@ async def remove(bootstrap: str, opensearch_url: str, names: list[str]) -> None:
             await client.indices.delete(index=f"{name}*", params={"expand_wildcards": "all"})
     finally:
         await client.close()
-    topics = await _topics(bootstrap, names)
-    if topics:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics(topics)
-        finally:
-            await admin.close()
+    await delete_topics(bootstrap, *await _topics(bootstrap, names))
 
 
 async def leftovers(bootstrap: str, opensearch_url: str, names: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ from api.params import LogQuery
 from api.query import Page, Stats
 from api.settings import ApiSettings
 from api.store import LogStore
-from shared.errors import StoreUnavailable
+from shared.errors import ConfigError, StoreUnavailable
 from shared.settings import Secret, load
 
 
@@ -115,7 +115,8 @@ def test_list_response_has_both_shapes(api: TestClient[Any]) -> None:
         ("sort_by=name", "sort_by", None),
         ("order=sideways", "order", None),
         ("min_cost=2&max_cost=1", "min_cost", None),
-        ("team_ids=x", "team_ids", None),
+        ("cache_hit_types=x", "cache_hit_types", None),
+        ("period=1h&start_time=2024-01-01T00:00:00Z", "period", None),
         ("nope=1", "nope", None),
         ("offset=9990&limit=50", "offset", None),
     ],
@@ -250,7 +251,39 @@ def test_health_and_docs_stay_open() -> None:
 def test_auth_off_by_default() -> None:
     assert not ApiSettings().auth_enabled()
     assert ApiSettings(api_tokens=Secret("x")).auth_enabled()
-    assert ApiSettings(api_basic_username="u").auth_enabled()
+    assert ApiSettings(api_basic_username="u", api_basic_password=Secret("p")).auth_enabled()
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"HEIMDALL_API_BASIC_USERNAME": "admin"}, "HEIMDALL_API_BASIC_PASSWORD"),
+        ({"HEIMDALL_API_BASIC_PASSWORD": "pw"}, "HEIMDALL_API_BASIC_USERNAME"),
+        (
+            {"HEIMDALL_API_BASIC_USERNAME": "a:b", "HEIMDALL_API_BASIC_PASSWORD": "pw"},
+            "HEIMDALL_API_BASIC_USERNAME",
+        ),
+    ],
+)
+def test_half_basic_credentials_are_refused(
+    environ: dict[str, str],
+    named: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A lone username would accept an empty password (and a lone password an empty user):
+    refused when the settings are built, and ``python -m api`` exits 2 with one line."""
+    with pytest.raises(ConfigError, match=named):
+        load(ApiSettings, environ)
+    from api.__main__ import main
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert len(err.strip().splitlines()) == 1
+    assert "pw" not in err
 
 
 def test_settings_from_environment_never_show_secrets() -> None:
@@ -259,6 +292,7 @@ def test_settings_from_environment_never_show_secrets() -> None:
         {
             "HEIMDALL_API_TOKENS": "a,b",
             "HEIMDALL_API_PORT": "9000",
+            "HEIMDALL_API_BASIC_USERNAME": "admin",
             "HEIMDALL_API_BASIC_PASSWORD": "pw",
         },
     )

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 
 from api.app import OPENAPI_JSON, create_app
 from api.settings import ApiSettings
-from shared.schema import HEAVY_FIELDS, LOG_FIELDS
+from shared.schema import ALSO_ACCEPTED, HEAVY_FIELDS, LOG_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_CANDIDATES = [
@@ -145,12 +145,38 @@ def test_list_response_matches_contract() -> None:
     assert set(pagination) == {"limit", "offset", "sort_by", "order", "total_count"}
 
 
+NEWER_FIELDS = {
+    "alias",
+    "canonical_model_name",
+    "stop_reason",
+    "user_id",
+    "user_name",
+    "team_id",
+    "team_name",
+    "customer_id",
+    "customer_name",
+    "business_unit_id",
+    "business_unit_name",
+    "team_ids",
+    "team_names",
+    "customer_ids",
+    "customer_names",
+    "business_unit_ids",
+    "business_unit_names",
+    "user_agent",
+    "app",
+}
+
+
 def test_log_entry_matches_contract() -> None:
     contract, ours = spec("get-log-by-id.openapi.yaml"), generated()
     theirs = contract["components"]["schemas"]["LogEntry"]["properties"]
     mine = response_schema(ours, "/api/logs/{id}", "200")["properties"]
-    assert set(mine) == set(theirs) == set(LOG_FIELDS)
+    # The contract's fields, plus (additively) the ones Bifrost's newer log rows carry.
+    assert set(mine) == set(LOG_FIELDS) == set(theirs) | NEWER_FIELDS
     for name, schema in theirs.items():
+        if name in ALSO_ACCEPTED:  # widened to Bifrost's own row shape: see test_payload_shapes
+            continue
         same_shape(contract, schema, ours, mine[name])
 
 

@@ -6,16 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.params import (
-    Cursor,
-    InvalidParameter,
-    LogQuery,
-    encode_cursor,
-    fingerprint,
-    parse_params,
-    parse_time,
-    split_content_search,
-)
+from api.filters import split_content_search
+from api.params import Cursor, LogQuery, encode_cursor, fingerprint, parse_params
+from api.parsing import InvalidParameter, parse_time
 from shared.index import MAX_RESULT_WINDOW
 
 
@@ -103,10 +96,10 @@ def test_bifrost_exact_messages(params: dict[str, str], param: str, message: str
         ("end_time", "2024-02-30T00:00:00Z", "RFC 3339"),
         ("end_time", "2024-05-01T12:00:00.1234567891Z", "nanosecond"),
         ("end_time", "2024-05-01T12:00:00+25:00", "offset"),
-        ("team_ids", "t1", "not supported"),
-        ("customer_ids", "c", "not supported"),
-        ("user_ids", "u", "not supported"),
-        ("stop_reasons", "stop", "not supported"),
+        ("cache_hit_types", "fuzzy", "direct, semantic"),
+        ("period", "2d", "period must be one of 1h, 6h, 24h, 7d, 30d"),
+        ("user_agents", '["a",1]', "JSON array of strings"),
+        ("highlight", "maybe", "true or false"),
         ("bogus", "1", "unknown query parameter 'bogus'"),
         ("metadata_", "x", "needs a key"),
         ("cursor", "!!!", "cursor is not valid"),

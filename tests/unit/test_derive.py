@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 
 from ingest.decode import decode_event
-from ingest.derive import derived_fields, metadata_pairs, total_tokens
-from shared.index import METADATA_KV, SEARCH_TEXT, TOTAL_TOKENS
+from ingest.derive import derived_fields, metadata_pairs, owner_pairs, total_tokens
+from shared.index import METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
 
 
 def derived(doc: dict[str, Any]) -> dict[str, Any]:
@@ -81,3 +81,47 @@ def test_metadata_pairs_are_scalar_only_and_json_texted() -> None:
     raw = msgspec.Raw(b'{"team":"search","n":3,"ok":true,"x":1.5,"nested":{"a":1},"none":null}')
     assert metadata_pairs(raw) == ["n\x1f3", "ok\x1ftrue", "team\x1fsearch", "x\x1f1.5"]
     assert METADATA_KV not in derived({"metadata": {}})
+
+
+def test_token_counts_and_cache_hit_type_are_derived() -> None:
+    fields = {
+        "token_usage": msgspec.Raw(
+            b'{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14,'
+            b'"prompt_tokens_details":{"cached_read_tokens":6}}'
+        ),
+        "cache_debug": msgspec.Raw(b'{"cache_hit":true,"hit_type":"semantic"}'),
+    }
+    derived = derived_fields(fields)
+    assert {k: derived[k] for k in derived if k != "search_text"} == {
+        "total_tokens": 14,
+        "prompt_tokens": 10,
+        "completion_tokens": 4,
+        "cached_read_tokens": 6,
+        "cache_hit_type": "semantic",
+    }
+
+
+def test_openai_cached_tokens_count_as_cached_reads() -> None:
+    usage = msgspec.Raw(b'{"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":2}}')
+    assert derived_fields({"token_usage": usage})["cached_read_tokens"] == 2
+
+
+def test_owners_pair_ids_with_names_by_position() -> None:
+    fields = {
+        name: msgspec.Raw(msgspec.json.encode(value))
+        for name, value in {
+            "team_id": "t1",
+            "team_name": "One",
+            "team_ids": ["t2", "t1", "", "t3"],
+            "team_names": ["Two", "Uno"],
+            "customer_id": "",
+        }.items()
+    }
+    assert owner_pairs(fields, "team_owners") == [
+        f"{METADATA_SEPARATOR}t3",  # no name at its position
+        f"Two{METADATA_SEPARATOR}t2",
+        f"Uno{METADATA_SEPARATOR}t1",  # the greatest of "One" and "Uno"
+    ]
+    derived = derived_fields(fields)
+    assert "customer_owners" not in derived
+    assert derived["team_owners"] == owner_pairs(fields, "team_owners")

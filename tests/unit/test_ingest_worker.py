@@ -135,6 +135,11 @@ class FakeStore:
         self.fetches = 0
         self.seq_no = -1
         self.on_write: Callable[[], Awaitable[None]] | None = None
+        self.dropped: dict[str, bytes] = {}
+        self.progress: list[bytes] = []
+        #: What ``commits`` of the consumer held when dead letters were recorded.
+        self.commits_at_record: list[int] = []
+        self.consumer: FakeConsumer | None = None
 
     async def ensure_index(self, **_: object) -> str:
         return "logs-v1"
@@ -184,6 +189,14 @@ class FakeStore:
             versions=versions,
         )
 
+    async def record_dropped(self, docs: list[tuple[str, bytes]]) -> None:
+        self.commits_at_record.append(len(self.consumer.commits) if self.consumer else -1)
+        for doc_id, source in docs:
+            self.dropped.setdefault(doc_id, source)
+
+    async def write_progress(self, body: bytes) -> None:
+        self.progress.append(body)
+
 
 async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
     deadline = time.monotonic() + within
@@ -227,6 +240,7 @@ def build(
         producer=cast(Producer, producer),
     )
     holder.append(worker)
+    store.consumer = consumer
     return worker, consumer, producer
 
 
@@ -271,6 +285,12 @@ async def test_batch_indexes_good_dead_letters_bad_then_commits() -> None:
     assert worker.metrics.value("heimdall_ingest_consumed_total") == 8
     assert worker.metrics.value("heimdall_ingest_indexed_total") == 2
     assert worker.metrics.value("heimdall_ingest_dead_lettered_total", reason="rejected") == 1
+    # Every dead letter is recorded once, before the commit; progress after it.
+    assert sorted(store.dropped) == [f"{TOPIC}-0-6", *(f"{TOPIC}-1-{o}" for o in (0, 2, 3, 4))]
+    assert store.commits_at_record == [0]
+    assert b'"reason":"rejected"' in store.dropped[f"{TOPIC}-1-3"]
+    assert len(store.progress) == 1
+    assert store.progress[0].count(b'"committed_offset"') == 4  # params + upsert, 2 partitions
 
 
 async def test_store_outage_pauses_retries_and_commits_only_after_the_write() -> None:
@@ -414,7 +434,7 @@ async def test_an_unexpected_decoding_failure_is_dead_lettered_not_fatal(
             raise RuntimeError("decoder bug")
         return real(value, **kwargs)
 
-    monkeypatch.setattr("ingest.worker.decode_event", decode)
+    monkeypatch.setattr("ingest.feeds.decode_event", decode)
     store = FakeStore()
     worker, consumer, producer = build(
         [{TP(TOPIC, 0): [rec(0, 0, b"poison"), rec(0, 1, GOOD_A)]}], store

@@ -7,14 +7,17 @@ from pathlib import Path
 import pytest
 
 from api.settings import ApiSettings
+from ingest.bridge.settings import BridgeSettings
 from ingest.settings import WorkerSettings
 from shared.settings import env_name
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
-@pytest.mark.parametrize("settings", [WorkerSettings, ApiSettings])
-def test_every_setting_is_documented(settings: type[WorkerSettings | ApiSettings]) -> None:
+@pytest.mark.parametrize("settings", [WorkerSettings, ApiSettings, BridgeSettings])
+def test_every_setting_is_documented(
+    settings: type[WorkerSettings | ApiSettings | BridgeSettings],
+) -> None:
     missing = [env_name(f) for f in settings.__struct_fields__ if env_name(f) not in README]
     assert not missing, f"README.md does not document {missing}"
 

@@ -1,0 +1,1 @@
+"""The Bifrost live-log bridge: open-source Bifrost's WebSocket stream -> the log topic."""

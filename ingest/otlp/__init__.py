@@ -1,0 +1,1 @@
+"""OpenTelemetry (OTLP) input: GenAI spans and events from the Collector's Kafka exporter."""
