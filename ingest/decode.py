@@ -128,29 +128,8 @@ class _Wire(LogEntry, kw_only=True, omit_defaults=True):
 
 
 _DECODER: Final = msgspec.json.Decoder(_Wire)
+_FIELDS_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ENCODER: Final = msgspec.json.Encoder()
-#: ``(attribute, JSON key)`` of every ``LogEntry`` field but ``id``.
-_FIELDS: Final = tuple(
-    (name, key)
-    for name, key in zip(LogEntry.__struct_fields__, LogEntry.__struct_encode_fields__, strict=True)
-    if name != "id"
-)
-
-
-def event_fields(entry: LogEntry) -> dict[str, msgspec.Raw]:
-    """Every non-null field but ``id`` as JSON bytes. Nested values are the very ``Raw``
-    slices of the record value (no copy); scalars are encoded one by one."""
-    fields: dict[str, msgspec.Raw] = {}
-    for name, key in _FIELDS:
-        value = getattr(entry, name)
-        if value is None:
-            continue
-        if isinstance(value, msgspec.Raw):
-            if len(value) and bytes(value) != _NULL:
-                fields[key] = value
-        else:
-            fields[key] = msgspec.Raw(_ENCODER.encode(value))
-    return fields
 
 
 class LogEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -231,7 +210,12 @@ def _decode(value: bytes, timestamp_ms: int) -> LogEvent:
     entry.created_at = _storable_time(entry.created_at, f"{path}.created_at")
 
     derive.validate(entry, path)
-    fields = event_fields(entry)
+    fields = {
+        name: raw
+        for name, raw in _FIELDS_DECODER.decode(_ENCODER.encode(entry)).items()
+        if bytes(raw) != _NULL
+    }
+    del fields["id"]
     check_payloads(fields, path)
     return LogEvent(
         id=entry.id,
