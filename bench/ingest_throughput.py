@@ -8,8 +8,9 @@ For every size:
 1. Generates sample logs (create, finish, sometimes a correction) padded with words to the
    average event size, and produces them to a fresh 3-partition topic (not timed).
 2. Plain bulk (the baseline): writes the final documents (computed with the pure merge) to a
-   fresh index, ``create`` bulk requests of ``--batch`` documents, one after the other; once
-   before and once after the end-to-end run (the mean is the baseline).
+   fresh index, ``create`` bulk requests of ``--bulk-docs`` documents (at most 16 MiB), one
+   after the other; once before and once after the end-to-end run (the mean is the
+   baseline).
 3. End to end: starts the worker (``python -m ingest``, its own process) and times from its
    partition assignment (``/health`` says ``ok``) until every offset is committed (decode,
    merge, ``_bulk``, reads after 409s, commit). Then reads its per-stage times from
@@ -169,7 +170,9 @@ async def count(settings: WorkerSettings) -> int:
         await client.close()
 
 
-async def measure(base: WorkerSettings, label: str, event_bytes: int, events: int) -> Result:
+async def measure(
+    base: WorkerSettings, label: str, event_bytes: int, events: int, bulk_docs: int
+) -> Result:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     e2e = msgspec.structs.replace(
         base,
@@ -186,9 +189,9 @@ async def measure(base: WorkerSettings, label: str, event_bytes: int, events: in
         await create_topics(base.kafka_bootstrap, [name, f"{name}.dlq"])
         await produce(base.kafka_bootstrap, name, records)
         # The baseline runs before and after the worker (other load on the machine varies).
-        before = await plain_bulk(plain[0], sources, base.max_batch)
+        before = await plain_bulk(plain[0], sources, bulk_docs)
         e2e_seconds, metrics, peak = await end_to_end(e2e, len(records))
-        after = await plain_bulk(plain[1], sources, base.max_batch)
+        after = await plain_bulk(plain[1], sources, bulk_docs)
         plain_seconds = (before + after) / 2
         for settings in (e2e, *plain):
             assert await count(settings) == len(sources), f"{settings.index_alias} is incomplete"
@@ -205,9 +208,9 @@ async def measure(base: WorkerSettings, label: str, event_bytes: int, events: in
     )
 
 
-def table(results: list[Result], batch: int) -> str:
+def table(results: list[Result], batch: int, bulk_docs: int) -> str:
     lines = [
-        f"bulk size {batch} (worker: max_batch records per poll; plain: documents per _bulk)",
+        f"worker: max_batch {batch} records per poll; plain: {bulk_docs} documents per _bulk",
         "",
         "| event size | events | logs | plain _bulk docs/s | end to end docs/s | events/s "
         "| ratio | writes per log | worker peak RSS |",
@@ -241,15 +244,17 @@ def _size(text: str) -> tuple[str, int]:
     return f"{text} KB", round(kb * 1024)
 
 
-async def run(sizes: list[str], events: int, max_mb: float, batch: int) -> list[Result]:
+async def run(
+    sizes: list[str], events: int, max_mb: float, batch: int, bulk_docs: int
+) -> list[Result]:
     base = msgspec.structs.replace(load(WorkerSettings), max_batch=batch, opensearch_timeout=120.0)
     results = []
     for text in sizes:
         label, event_bytes = _size(text)
         n = max(1, min(events, int(max_mb * 1024 * 1024 / event_bytes)))
         print(f"{label}: {n:,} events ...", file=sys.stderr, flush=True)
-        results.append(await measure(base, label, event_bytes, n))
-        print(table(results[-1:], batch), file=sys.stderr, flush=True)
+        results.append(await measure(base, label, event_bytes, n, bulk_docs))
+        print(table(results[-1:], batch, bulk_docs), file=sys.stderr, flush=True)
     return results
 
 
@@ -263,12 +268,17 @@ def main(argv: list[str] | None = None) -> int:
         "--max-mb", type=float, default=160, help="event bytes per size at most (MB)"
     )
     parser.add_argument(
-        "--batch", type=int, default=None, help="max_batch and plain bulk size (default: worker's)"
+        "--batch", type=int, default=None, help="the worker's max_batch (default: its setting)"
+    )
+    parser.add_argument(
+        "--bulk-docs", type=int, default=1000, help="documents per plain _bulk (default 1000)"
     )
     args = parser.parse_args(argv)
     batch = args.batch or load(WorkerSettings).max_batch
-    results = asyncio.run(run(args.sizes.split(","), args.events, args.max_mb, batch))
-    print(table(results, batch))
+    results = asyncio.run(
+        run(args.sizes.split(","), args.events, args.max_mb, batch, args.bulk_docs)
+    )
+    print(table(results, batch, args.bulk_docs))
     return 0
 
 

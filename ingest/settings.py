@@ -53,7 +53,7 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             description="Most records taken per poll; one batch = one _bulk (plus an _mget "
             "of the ids refused with 409).",
         ),
-    ] = 500
+    ] = 1000
     max_batch_bytes: Annotated[
         int,
         msgspec.Meta(
