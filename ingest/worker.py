@@ -79,6 +79,8 @@ OFFSET_HEADER: Final = "x-heimdall-source-offset"
 TRUNCATED_HEADER: Final = "x-heimdall-truncated"
 TRUNCATED_BYTES: Final = 64 * 1024
 _MAX_DETAIL: Final = 2000
+#: Records of the first poll, before their size is known (see ``Worker._max_records``).
+_FIRST_POLL: Final = 64
 
 
 class DeadLetterUnavailable(HeimdallError):
@@ -309,9 +311,12 @@ class Worker:
         return records
 
     def _max_records(self) -> int:
-        """``max_batch``, fewer when records are big: about ``max_batch_bytes`` a batch."""
+        """``max_batch``, fewer when records are big: about ``max_batch_bytes`` a batch.
+        Until a record was seen, a small first poll (``_FIRST_POLL``) learns their size."""
         s = self.settings
-        return max(1, min(s.max_batch, int(s.max_batch_bytes / max(self._record_bytes, 1.0))))
+        if not self._record_bytes:
+            return min(s.max_batch, _FIRST_POLL)
+        return max(1, min(s.max_batch, int(s.max_batch_bytes / self._record_bytes)))
 
     def _decode(self, records: dict[TP, list[Record]]) -> _Batch:
         started = time.perf_counter()
