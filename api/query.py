@@ -222,6 +222,49 @@ def build_get(log_id: str) -> dict[str, Any]:
     return {"query": {"bool": {"filter": [{"term": {TIEBREAKER: log_id}}]}}, "size": 1}
 
 
+def build_mget(log_id: str) -> dict[str, Any]:
+    """Body of a realtime ``_mget`` of one log through the alias: it sees a log as soon as
+    its write returned (no refresh needed) and keeps ``_source`` byte for byte. The id
+    travels in the body, so any id (``/`` included) needs no escaping in the URL."""
+    return {"ids": [log_id]}
+
+
+class _MgetError(msgspec.Struct):
+    type: str = ""
+    reason: str = ""
+
+
+class _MgetDoc(msgspec.Struct):
+    found: bool = False
+    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
+    error: _MgetError | None = None
+
+
+class _Mget(msgspec.Struct):
+    docs: list[_MgetDoc]
+
+
+_MGET_DECODER: Final = msgspec.json.Decoder(_Mget)
+
+
+class MgetFailed(Exception):
+    """The ``_mget`` answered an error for the document (e.g. an alias over two indices)."""
+
+
+def parse_mget(body: str | bytes) -> msgspec.Raw | None:
+    """The one log of a :func:`build_mget` response (as :func:`stored_log`), or None when
+    it is not there (or no index is)."""
+    docs = _MGET_DECODER.decode(body).docs
+    if not docs:
+        return None
+    doc = docs[0]
+    if doc.error is not None:
+        if doc.error.type == "index_not_found_exception":
+            return None
+        raise MgetFailed(f"{doc.error.type}: {doc.error.reason}")
+    return stored_log(doc.source) if doc.found else None
+
+
 _TOP_LEVEL: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _DERIVED: Final = frozenset(DERIVED_FIELDS)
 

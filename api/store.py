@@ -15,15 +15,18 @@ from typing import Any, Final, TypeVar
 import msgspec
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 from api.params import LogQuery
 from api.query import (
+    MgetFailed,
     Page,
     SearchResponse,
     build_get,
+    build_mget,
     build_search,
     decode_search,
+    parse_mget,
     parse_search,
     stored_log,
 )
@@ -179,6 +182,19 @@ class LogStore:
         return parse_search(q, await self._search("search", build_search(q)))
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
+        """One log by id, realtime (``_mget`` through the alias: visible as soon as the
+        worker's write returned, before any refresh). If the alias spans several indices
+        (during a reindex), a search finds it instead, once refreshed."""
+        try:
+            text = await self._call(
+                "get", self.client.mget(index=self.alias, body=build_mget(log_id))
+            )
+        except NotFoundError:  # no index yet
+            return None
+        try:
+            return parse_mget(text)
+        except MgetFailed as exc:
+            log.info("realtime get failed (%s); searching instead", exc)
         hits = (await self._search("get", build_get(log_id))).hits.hits
         return stored_log(hits[0].source) if hits else None
 

@@ -38,7 +38,7 @@ from api.filters import parse_filters
 from api.parsing import collect
 from api.settings import ApiSettings
 from api.store import LogStore
-from bench.ingest_throughput import _final_sources
+from bench.ingest_throughput import final_sources
 from ingest.demo import sample_records
 from shared.index import ensure_index
 from shared.settings import load
@@ -63,7 +63,7 @@ _METRICS: dict[str, bd.Metric[Any]] = {
 async def _load(store: LogStore, logs: int) -> tuple[str, str, str]:
     start = datetime.now(UTC) - timedelta(days=2)
     records = [r for log in sample_records(logs, seed=5, start=start) for r in log]
-    sources = _final_sources(records, max_bytes=1 << 22)
+    sources = final_sources(records, max_bytes=1 << 22)
     index = await ensure_index(store.client, store.alias)
     # Every request is computed, not answered from the shard request cache (a dashboard
     # polling with ``period`` never repeats a window either).

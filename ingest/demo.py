@@ -6,18 +6,26 @@ a later correction of ``cost``/``token_usage``, in Bifrost's envelope form or ba
 providers, models, metadata and content. Some failed requests fall back to other providers:
 their attempts carry ``parent_request_id`` (a session).
 :func:`sample_records` is deterministic for a seed (used by tests and the benchmark).
+
+The command streams: logs are generated, sent and printed one after the other (constant
+memory for any ``--count``), with a progress bar on stderr. Record timestamps end about a
+minute before now and go back at most a day, inside what the broker accepts
+(``log.message.timestamp.after.max.ms``, one hour ahead by default) and its 7-day retention.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
 import random
 import sys
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 import msgspec
 
@@ -69,6 +77,40 @@ OWNERS: Final = {
 }
 
 
+_VOCABULARY: Final = 20_000
+_POOL_BYTES: Final = 1 << 20
+_pool: str | None = None
+
+
+def _word_pool() -> str:
+    """1 MiB of text over a 20,000-word vocabulary with Zipf-like word frequencies (built
+    once, deterministically); padding is taken from it in slices."""
+    global _pool
+    if _pool is None:
+        rng = random.Random(20_000)
+        letters = "etaoinshrdlucmfwypvbgkjqxz"
+        vocabulary = [
+            "".join(rng.choices(letters, weights=range(26, 0, -1), k=rng.randint(2, 10)))
+            for _ in range(_VOCABULARY)
+        ]
+        weights = list(itertools.accumulate(1 / rank for rank in range(1, _VOCABULARY + 1)))
+        words = rng.choices(vocabulary, cum_weights=weights, k=_POOL_BYTES // 6)
+        _pool = " ".join(words)[:_POOL_BYTES]
+    return _pool
+
+
+def text_of_size(rng: random.Random, size: int) -> str:
+    """About ``size`` bytes of words (a slice of the word pool at a random place)."""
+    pool = _word_pool()
+    out = []
+    while size > 0:
+        take = min(size, len(pool) // 2)
+        start = rng.randrange(len(pool) - take)
+        out.append(pool[start : start + take])
+        size -= take
+    return " ".join(out)
+
+
 class SampleRecord(msgspec.Struct, frozen=True):
     key: bytes
     value: bytes
@@ -88,13 +130,15 @@ def _wrap(payload: dict[str, Any], operation: str, envelope: bool) -> bytes:
 def sample_log(
     rng: random.Random, *, start: datetime, envelope: bool | None = None, pad: int = 0
 ) -> list[SampleRecord]:
-    """The events of one log, in the order the gateway writes them."""
+    """The events of one log, in the order the gateway writes them. ``pad`` adds about that
+    many bytes of words, half to the question and half to the answer."""
     log_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     provider = rng.choice(list(PROVIDERS))
     model = rng.choice(PROVIDERS[provider])
     envelope = rng.random() < 0.5 if envelope is None else envelope
     q = rng.randrange(len(QUESTIONS))
-    question = QUESTIONS[q] + (" " + "lorem ipsum " * (pad // 12) if pad else "")
+    question = QUESTIONS[q] + (" " + text_of_size(rng, pad // 2) if pad else "")
+    answer = ANSWERS[q] + (" " + text_of_size(rng, pad - pad // 2) if pad else "")
     created = start
     create: dict[str, Any] = {
         "id": log_id,
@@ -142,7 +186,7 @@ def sample_log(
     else:
         finish |= {
             "status": "success",
-            "output_message": {"role": "assistant", "content": ANSWERS[q]},
+            "output_message": {"role": "assistant", "content": answer},
             "token_usage": {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
@@ -245,39 +289,115 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def iter_logs(
+    count: int,
+    *,
+    seed: int = 0,
+    start: datetime | None = None,
+    pad: int = 0,
+    max_gap_ms: int = 500,
+) -> Iterator[list[SampleRecord]]:
+    """``count`` requests (each a list of its 2-3 events, plus those of its fallback
+    attempts), one at a time; requests start 1 to ``max_gap_ms`` ms apart. Contents depend
+    only on ``seed``; times start at ``start``, by default an hour ago (Kafka deletes records
+    whose timestamp is older than the topic's retention, 7 days by default)."""
+    rng = random.Random(seed)
+    moment = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    for _ in range(count):
+        moment += timedelta(milliseconds=rng.randint(1, max(max_gap_ms, 1)))
+        yield sample_log(rng, start=moment, pad=pad)
+
+
 def sample_records(
     count: int, *, seed: int = 0, start: datetime | None = None, pad: int = 0
 ) -> list[list[SampleRecord]]:
-    """``count`` requests (each a list of its 2-3 events, plus those of its fallback attempts
-    when it failed and fell back); ``pad`` adds bytes of input text.
-
-    Contents depend only on ``seed``; times start at ``start``, by default an hour ago (Kafka
-    deletes records whose timestamp is older than the topic's retention, 7 days by default).
-    """
-    rng = random.Random(seed)
-    moment = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    logs = []
-    for _ in range(count):
-        moment += timedelta(milliseconds=rng.randint(1, 500))
-        logs.append(sample_log(rng, start=moment, pad=pad))
-    return logs
+    """:func:`iter_logs` as a list: ``count`` requests (each a list of its 2-3 events, plus
+    those of its fallback attempts when it failed and fell back); ``pad`` adds bytes of input
+    and output text."""
+    return list(iter_logs(count, seed=seed, start=start, pad=pad))
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[SampleRecord]) -> None:
+#: Logs spread over at most this much time before now (the demo's timestamps).
+DEMO_SPAN: Final = timedelta(hours=24)
+#: Latest a log's last event comes after its start (finish <= 9 s, correction <= 60 s).
+_TAIL: Final = timedelta(seconds=70)
+
+
+def demo_window(count: int, now: datetime) -> tuple[datetime, int]:
+    """Start time and largest gap (ms) for ``count`` demo logs: every record timestamp
+    falls within ``DEMO_SPAN`` (plus a few seconds) before ``now``."""
+    max_gap_ms = max(1, min(500, int(DEMO_SPAN.total_seconds() * 1000 * 2 / max(count, 1)) - 1))
+    span = timedelta(milliseconds=count * (1 + max_gap_ms) / 2)
+    return now - _TAIL - span, max_gap_ms
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[SampleRecord],
+    on_sent: Any = None,
+) -> int:
+    """Send ``records`` in order (acks=all, idempotent) and wait for every acknowledgement;
+    at most ``_IN_FLIGHT`` are awaited at once, so any number can be streamed. Returns the
+    number sent; ``on_sent(n)`` is called as acknowledgements come in."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
+    sent = 0
     try:
-        futures = [
-            await producer.send(topic, value=r.value, key=r.key, timestamp_ms=r.timestamp_ms)
-            for r in records
-        ]
+        futures: list[Any] = []
+        for r in records:
+            futures.append(
+                await producer.send(topic, value=r.value, key=r.key, timestamp_ms=r.timestamp_ms)
+            )
+            if len(futures) >= _IN_FLIGHT:
+                await asyncio.gather(*futures)
+                sent += len(futures)
+                futures.clear()
+                if on_sent is not None:
+                    on_sent(sent)
         await asyncio.gather(*futures)
+        sent += len(futures)
+        if on_sent is not None:
+            on_sent(sent)
     finally:
         await producer.stop()
+    return sent
+
+
+_IN_FLIGHT: Final = 5_000
+
+
+class Progress:
+    """A one-line progress bar on a terminal stream, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, unit: str, stream: TextIO = sys.stderr) -> None:
+        self.total = max(total, 1)
+        self.unit = unit
+        self.stream = stream
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def update(self, done: int, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        fraction = min(done / self.total, 1.0)
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        bar = "#" * int(fraction * 30)
+        self.stream.write(
+            f"\r[{bar:<30}] {fraction:4.0%} {done:,}/{self.total:,} {self.unit} "
+            f"{rate:,.0f}/s ETA {eta:,.0f}s "
+        )
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,20 +417,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"heimdall-demo: {exc}", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    now = datetime.now(UTC) - timedelta(minutes=10)
-    logs = sample_records(args.count, seed=seed, start=now)
-    records = sorted((r for log in logs for r in log), key=lambda r: r.timestamp_ms)
-    asyncio.run(produce(settings.kafka_bootstrap, settings.topic, records))
-    for log in logs:
-        print(log[0].key.decode())
+    if args.count < 0:
+        parser.error("--count must be at least 0")
+    start, max_gap_ms = demo_window(args.count, datetime.now(UTC))
+    progress = Progress(args.count, "logs")
+    produced = {"logs": 0, "events": 0, "sessions": 0}
+    example: list[str] = []
+
+    def records() -> Iterator[SampleRecord]:
+        for log in iter_logs(args.count, seed=seed, start=start, max_gap_ms=max_gap_ms):
+            _print_id(log[0].key.decode())
+            produced["logs"] += 1
+            produced["events"] += len(log)
+            if len({r.key for r in log}) > 1:
+                produced["sessions"] += 1
+                example[:] = example or [log[0].key.decode()]
+            yield from log
+
+    asyncio.run(
+        produce(
+            settings.kafka_bootstrap,
+            settings.topic,
+            records(),
+            on_sent=lambda _: progress.update(produced["logs"]),
+        )
+    )
+    progress.update(produced["logs"], final=True)
     print(
-        f"produced {len(records)} events for {len(logs)} logs to {settings.topic}",
+        f"produced {produced['events']} events for {produced['logs']} logs to {settings.topic}",
         file=sys.stderr,
     )
-    sessions = [log[0].key.decode() for log in logs if len({r.key for r in log}) > 1]
-    if sessions:
-        print(f"{len(sessions)} requests fell back (sessions), e.g. {sessions[0]}", file=sys.stderr)
+    if example:
+        print(
+            f"{produced['sessions']} requests fell back (sessions), e.g. {example[0]}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _print_id(log_id: str) -> None:
+    """Print a log id; a closed stdout (``| head -n 1``) ends the printing, not the run."""
+    try:
+        print(log_id)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

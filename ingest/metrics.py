@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: The steps of a batch, timed by ``heimdall_ingest_stage_seconds``.
+STAGES: Final = ("poll", "decode", "read", "merge", "write", "commit")
+_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class Metrics:
@@ -42,6 +48,15 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.stage_seconds = Histogram(
+            "heimdall_ingest_stage_seconds",
+            "Duration of one step of a batch: poll (a getmany that returned records), "
+            "decode, read (_mget of ids refused with 409), merge (planning the writes), "
+            "write (_bulk), commit (dead letters excluded).",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "heimdall_ingest_consumer_lag",
             "High watermark minus the next offset to commit, per partition.",
@@ -53,6 +68,9 @@ class Metrics:
             "1 while consumption is paused because OpenSearch or Kafka is failing.",
             registry=r,
         )
+
+    def stage(self, stage: str, seconds: float) -> None:
+        self.stage_seconds.labels(stage).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

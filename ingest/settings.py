@@ -50,9 +50,18 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
         msgspec.Meta(
             ge=1,
             le=100_000,
-            description="Most records taken per poll; one batch = one _mget + one _bulk.",
+            description="Most records taken per poll; one batch = one _bulk (plus an _mget "
+            "of the ids refused with 409).",
         ),
-    ] = 500
+    ] = 1000
+    max_batch_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1024,
+            description="Most record bytes per batch, about: each poll takes at most this "
+            "divided by the average record size seen so far (bounds memory and bulk size).",
+        ),
+    ] = 4 * 1024 * 1024
     fetch_max_bytes: Annotated[
         int,
         msgspec.Meta(
@@ -68,6 +77,14 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             "(reason too_large).",
         ),
     ] = 4 * 1024 * 1024
+    write_cache_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Bytes of recently written documents kept to merge their next events "
+            "without reading them back (writes stay guarded by seq_no; 0: keep none).",
+        ),
+    ] = 16 * 1024 * 1024
     poll_timeout_ms: Annotated[
         int, msgspec.Meta(ge=1, description="Longest wait for new records in one poll, ms.")
     ] = 1000

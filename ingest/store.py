@@ -63,6 +63,8 @@ class _ItemError(msgspec.Struct):
 class _Item(msgspec.Struct):
     id: str = msgspec.field(name="_id")
     status: int = 0
+    seq_no: int | None = msgspec.field(name="_seq_no", default=None)
+    primary_term: int | None = msgspec.field(name="_primary_term", default=None)
     error: _ItemError | None = None
 
 
@@ -85,6 +87,8 @@ class WriteResult(msgspec.Struct, kw_only=True):
     #: Ids OpenSearch refused permanently.
     rejected: dict[str, DocumentRejected]
     seconds: float
+    #: ``(_seq_no, _primary_term)`` of every written id whose response carried them.
+    versions: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
 
 
 def _where(op: str, alias: str) -> str:
@@ -206,10 +210,13 @@ class Store:
         conflicts: list[str] = []
         rejected: dict[str, DocumentRejected] = {}
         transient: list[str] = []
+        versions: dict[str, tuple[int, int]] = {}
         for entry in response.items:
             for item in entry.values():
                 if 200 <= item.status < 300:
                     written.append(item.id)
+                    if item.seq_no is not None and item.primary_term is not None:
+                        versions[item.id] = (item.seq_no, item.primary_term)
                 elif item.status == 409:
                     conflicts.append(item.id)
                 elif item.status == 429 or item.status >= 500:
@@ -223,7 +230,13 @@ class Store:
                 f"{_where('_bulk', self.alias)}: {len(transient)} item(s) failed, "
                 f"first: {transient[0]}"
             )
-        return WriteResult(written=written, conflicts=conflicts, rejected=rejected, seconds=seconds)
+        return WriteResult(
+            written=written,
+            conflicts=conflicts,
+            rejected=rejected,
+            seconds=seconds,
+            versions=versions,
+        )
 
     async def refresh(self) -> None:
         """Make recent writes searchable (tests and benchmarks only)."""

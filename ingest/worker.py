@@ -3,26 +3,32 @@
 Per batch (``getmany``, at most ``max_batch`` records):
 
 1. decode every record; a :class:`BadEvent` goes to the dead-letter list;
-2. read the batch's ids (one ``_mget``), plan (:func:`ingest.plan.plan`), write (one
-   ``_bulk``); ids refused with 409 are re-read and re-planned until none is left;
+2. plan (:func:`ingest.plan.plan`) from what this worker wrote recently
+   (:class:`ingest.cache.WriteCache`), or, for ids it did not write, as new documents
+   (``create``); write (one ``_bulk``); ids refused with 409 (the document exists, or changed
+   since it was written) are read (one ``_mget``), re-planned and written until none is left;
    ids OpenSearch rejects permanently go to the dead-letter list with all their records;
 3. send the dead-letter list (acks=all, idempotent) and wait for every acknowledgement;
 4. commit ``last offset + 1`` for every partition of the batch.
 
-So an offset is committed only once everything before it is durably written or parked.
+Two batches are in flight at most: while one is written and committed (steps 2-4, in a task),
+the next is polled and decoded; it is written only after the previous one committed. So an
+offset is committed only once everything before it is durably written or parked.
 While OpenSearch (or Kafka, for the dead-letter topic) fails transiently, the worker pauses
 every assigned partition, backs off exponentially with jitter, keeps polling (with everything
 paused) so the group keeps it as a member, and retries the same batch; it never skips one.
-Memory stays bounded by one batch (``max_batch``, ``fetch_max_bytes``).
+Memory stays bounded by two batches (``max_batch``, ``fetch_max_bytes``) and the write cache
+(``write_cache_bytes``).
 
 Rebalance: on revoke, the listener waits (at most ``rebalance_timeout_seconds``) for the
 in-flight batch, which commits as its last step; if it does not finish in time, the batch
 will not commit the revoked partitions (their records are redelivered to the new owner, and
-re-applying them is a no-op thanks to the idempotent merge).
+re-applying them is a no-op thanks to the idempotent merge). A batch polled but not yet
+being written never commits the revoked partitions either, and the write cache forgets them.
 
-Stop (SIGTERM/SIGINT): no new batch is fetched, the current one is finished and committed
-(if OpenSearch is down at that moment it is abandoned uncommitted, to be redelivered), then
-the consumer, producer and OpenSearch client are closed.
+Stop (SIGTERM/SIGINT): no new batch is fetched, the ones polled are finished and committed
+(if OpenSearch is down at that moment the batch is abandoned uncommitted, to be redelivered),
+then the consumer, producer and OpenSearch client are closed.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Final, TypeVar
 import msgspec
 from aiohttp import web
 
+from ingest.cache import WriteCache
 from ingest.decode import UNDECODABLE, LogEvent
 from ingest.dropped import dropped_documents
 from ingest.feeds import Decoder, decode_log_entry, decoders
@@ -54,10 +61,10 @@ from ingest.kafka import (
     where,
 )
 from ingest.metrics import Metrics
-from ingest.plan import plan
+from ingest.plan import Action, Plan, Stored, plan
 from ingest.progress import Progress
 from ingest.settings import WorkerSettings
-from ingest.store import Store
+from ingest.store import Store, WriteResult
 from shared.errors import BadEvent, DocumentRejected, HeimdallError, StoreUnavailable
 
 log = logging.getLogger("heimdall.ingest")
@@ -72,6 +79,8 @@ OFFSET_HEADER: Final = "x-heimdall-source-offset"
 TRUNCATED_HEADER: Final = "x-heimdall-truncated"
 TRUNCATED_BYTES: Final = 64 * 1024
 _MAX_DETAIL: Final = 2000
+#: Records of the first poll, before their size is known (see ``Worker._max_records``).
+_FIRST_POLL: Final = 64
 
 
 class DeadLetterUnavailable(HeimdallError):
@@ -151,6 +160,22 @@ def decode_batch(
     return decoded
 
 
+class _Batch:
+    """A polled batch on its way through the worker."""
+
+    def __init__(self, records: dict[TP, list[Record]], decoded: Decoded) -> None:
+        self.records = records
+        self.decoded = decoded
+        #: Partitions revoked while this batch was held: never committed by it.
+        self.revoked: set[TP] = set()
+        #: Planned while the previous batch was written: the ids it did not touch.
+        self.early: Plan | None = None
+
+    def partition_of(self, doc_id: str) -> TP:
+        last = self.decoded.records[doc_id][-1]
+        return TP(last.topic, last.partition)
+
+
 def next_offsets(batch: Mapping[TP, list[Record]]) -> dict[TP, int]:
     return {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
 
@@ -178,6 +203,9 @@ class Worker:
         self.producer = producer or Producer(settings)
         self.metrics = metrics or Metrics()
         self.progress = Progress(self.store.write_progress, settings.consumer_group)
+        self.cache = WriteCache(settings.write_cache_bytes)
+        #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
+        self._record_bytes = 0.0
         #: Offsets this worker committed (next offset to read), per partition.
         self.committed: dict[TP, int] = {}
         self.http_port: int | None = None
@@ -187,7 +215,9 @@ class Worker:
         self._running = False
         self._paused = False
         self._failing: str | None = None
-        self._revoked_in_flight: set[TP] = set()
+        #: The batch being written and committed, and the one polled after it.
+        self._writing: _Batch | None = None
+        self._held: _Batch | None = None
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -238,16 +268,63 @@ class Worker:
             await self._shutdown()
 
     async def _loop(self) -> None:
+        writing: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping.is_set():
+                if writing is not None and (writing.done() or self._paused):
+                    # Surface a failure at once; while writes fail, the writer polls.
+                    task, writing = writing, None
+                    await task
+                records = await self._retrying("poll", self._poll)
+                if not records:
+                    continue
+                batch = self._decode(records)
+                self._held = batch
+                if writing is not None and self._writing is not None:
+                    self._plan_early(batch, self._writing)
+                if writing is not None:
+                    task, writing = writing, None
+                    await task
+                self._held = None
+                writing = asyncio.create_task(self._process(batch))
+            if writing is not None:
+                task, writing = writing, None
+                await task
+        finally:
+            self._held = None
+            if writing is not None:  # leaving on an error: the other batch is abandoned
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+
+    async def _poll(self) -> dict[TP, list[Record]]:
+        started = time.perf_counter()
+        records = await self.consumer.getmany(
+            timeout_ms=self.settings.poll_timeout_ms, max_records=self._max_records()
+        )
+        if records:
+            self.metrics.stage("poll", time.perf_counter() - started)
+            flat = [r for part in records.values() for r in part]
+            size = sum(len(r.value or b"") for r in flat) / len(flat)
+            seen = self._record_bytes
+            self._record_bytes = size if seen == 0 else 0.8 * seen + 0.2 * size
+        return records
+
+    def _max_records(self) -> int:
+        """``max_batch``, fewer when records are big: about ``max_batch_bytes`` a batch.
+        Until a record was seen, a small first poll (``_FIRST_POLL``) learns their size."""
         s = self.settings
-        while not self._stopping.is_set():
-            batch = await self._retrying(
-                "poll",
-                lambda: self.consumer.getmany(
-                    timeout_ms=s.poll_timeout_ms, max_records=s.max_batch
-                ),
-            )
-            if batch:
-                await self._process(batch)
+        if not self._record_bytes:
+            return min(s.max_batch, _FIRST_POLL)
+        return max(1, min(s.max_batch, int(s.max_batch_bytes / self._record_bytes)))
+
+    def _decode(self, records: dict[TP, list[Record]]) -> _Batch:
+        started = time.perf_counter()
+        flat = [record for part in records.values() for record in part]
+        self.metrics.consumed.inc(len(flat))
+        batch = _Batch(records, decode_batch(flat, self.settings.max_event_bytes, self.decoders))
+        self.metrics.stage("decode", time.perf_counter() - started)
+        return batch
 
     async def _shutdown(self) -> None:
         await self.progress.close()
@@ -266,19 +343,19 @@ class Worker:
 
     # -- one batch ---------------------------------------------------------------------
 
-    async def _process(self, batch: dict[TP, list[Record]]) -> None:
+    async def _process(self, batch: _Batch) -> None:
         self._idle.clear()
-        self._revoked_in_flight = set()
+        self._writing = batch
+        decoded = batch.decoded
         try:
-            records = [record for records in batch.values() for record in records]
-            self.metrics.consumed.inc(len(records))
-            decoded = decode_batch(records, self.settings.max_event_bytes, self.decoders)
             try:
-                rejected = await self._retrying("index batch", lambda: self._index(decoded.events))
+                rejected = await self._retrying("index batch", lambda: self._index(batch))
             except _Abandoned:
                 log.warning(
                     "batch abandoned at stop, uncommitted (it will be redelivered)",
-                    extra={"first": [f"{tp}@{r[0].offset}" for tp, r in batch.items() if r]},
+                    extra={
+                        "first": [f"{tp}@{r[0].offset}" for tp, r in batch.records.items() if r]
+                    },
                 )
                 raise
             dead = list(decoded.dead)
@@ -292,29 +369,94 @@ class Worker:
                 await self._retrying("dead-letter", lambda: self._dead_letter(dead))
                 await self._retrying("record dropped", lambda: self.store.record_dropped(dropped))
             self.progress.observe(decoded.events, decoded.records, rejected)
-            await self._commit(next_offsets(batch))
+            started = time.perf_counter()
+            await self._commit(next_offsets(batch.records), batch.revoked)
+            self.metrics.stage("commit", time.perf_counter() - started)
         finally:
+            self._writing = None
             self._idle.set()
 
-    async def _index(self, events: dict[str, list[LogEvent]]) -> dict[str, DocumentRejected]:
-        """Bring every id to its merged state; return the ids OpenSearch rejected."""
+    def _plan_early(self, batch: _Batch, previous: _Batch) -> None:
+        """Plan the ids the batch being written does not touch, while it is written: their
+        cache entries cannot change meanwhile except by eviction or revoke, and a write
+        planned from an entry since dropped is still guarded by its seq_no."""
+        started = time.perf_counter()
+        busy = previous.decoded.events
+        independent = {i: e for i, e in batch.decoded.events.items() if i not in busy}
+        batch.early = plan(independent, self._known(independent))
+        self.metrics.stage("merge", time.perf_counter() - started)
+
+    def _known(self, ids: Iterable[str]) -> dict[str, Stored]:
+        """The cached documents among ``ids`` (see :mod:`ingest.cache`)."""
+        known = {}
+        for doc_id in ids:
+            stored = self.cache.get(doc_id)
+            if stored is not None:
+                known[doc_id] = stored
+        return known
+
+    async def _index(self, batch: _Batch) -> dict[str, DocumentRejected]:
+        """Bring every id to its merged state; return the ids OpenSearch rejected.
+
+        The first round plans from the write cache, taking uncached ids as new (``create``);
+        every later round reads the ids refused with 409 from OpenSearch."""
+        events = batch.decoded.events
         pending = events
         rejected: dict[str, DocumentRejected] = {}
+        first = True
         while pending:
-            stored = await self.store.fetch(pending)
-            todo = plan(pending, stored)
+            started = time.perf_counter()
+            if first:
+                first = False
+                todo = self._plan_rest(batch)
+            else:
+                stored = await self.store.fetch(pending)
+                self.metrics.stage("read", time.perf_counter() - started)
+                started = time.perf_counter()
+                todo = plan(pending, stored)
+            self.metrics.stage("merge", time.perf_counter() - started)
             self.metrics.skipped_unchanged.inc(len(todo.unchanged))
             if not todo.actions:
                 break
             result = await self.store.write(todo.actions)
+            self.metrics.stage("write", result.seconds)
             self.metrics.bulk_latency.observe(result.seconds)
             self.metrics.indexed.inc(len(result.written))
             self.metrics.conflicts.inc(len(result.conflicts))
+            self._remember(batch, todo.actions, result)
             rejected.update(result.rejected)
             if result.conflicts:
-                log.info("version conflicts, re-merging", extra={"ids": len(result.conflicts)})
+                log.debug("version conflicts, re-merging", extra={"ids": len(result.conflicts)})
             pending = {doc_id: events[doc_id] for doc_id in result.conflicts}
         return rejected
+
+    def _plan_rest(self, batch: _Batch) -> Plan:
+        """The first round's plan: what :meth:`_plan_early` planned (used once: a retried
+        batch plans afresh) plus the other ids, from the cache or as new documents."""
+        events = batch.decoded.events
+        early, batch.early = batch.early, None
+        if early is None:
+            return plan(events, self._known(events))
+        done = {a.id for a in early.actions}.union(early.unchanged)
+        rest = {i: e for i, e in events.items() if i not in done}
+        todo = plan(rest, self._known(rest))
+        return Plan(
+            actions=early.actions + todo.actions, unchanged=early.unchanged + todo.unchanged
+        )
+
+    def _remember(self, batch: _Batch, actions: list[Action], result: WriteResult) -> None:
+        """Cache what was written (with its new seq_no/primary_term) for the next batch."""
+        assigned = self.consumer.assignment()
+        sources = {action.id: action.source for action in actions}
+        for doc_id in result.written:
+            tp = batch.partition_of(doc_id)
+            version = result.versions.get(doc_id)
+            if version is None or tp not in assigned or tp in batch.revoked:
+                self.cache.discard(doc_id)
+            else:
+                self.cache.put(tp, doc_id, sources[doc_id], *version)
+        for doc_id in (*result.conflicts, *result.rejected):
+            self.cache.discard(doc_id)
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:
         """Send every dead letter; on failure only the unsent ones are retried."""
@@ -344,9 +486,9 @@ class Worker:
                 f"{len(failed)} dead letter(s) to {self.settings.dlq_topic} failed: {first!r}"
             )
 
-    async def _commit(self, offsets: dict[TP, int]) -> None:
+    async def _commit(self, offsets: dict[TP, int], revoked: set[TP]) -> None:
         assigned = self.consumer.assignment()
-        skipped = {tp for tp in offsets if tp not in assigned or tp in self._revoked_in_flight}
+        skipped = {tp for tp in offsets if tp not in assigned or tp in revoked}
         if skipped:
             log.warning(
                 "not committing revoked partitions (they will be redelivered)",
@@ -457,15 +599,20 @@ class Worker:
     async def _on_revoked(self, revoked: set[TP]) -> None:
         if not revoked:
             return
-        if not self._idle.is_set() and self._paused:
+        self.cache.drop_partitions(revoked)
+        if self._held is not None:
+            # Polled before the rebalance, written after it: never committed by this batch.
+            self._held.revoked |= revoked
+        writing = self._writing
+        if writing is not None and self._paused:
             # The in-flight batch is waiting for OpenSearch or Kafka and cannot finish now;
             # waiting would only hold up the whole group.
-            self._revoked_in_flight |= revoked
+            writing.revoked |= revoked
             log.warning(
                 "partitions revoked while writes fail; they stay uncommitted",
                 extra={"partitions": sorted(map(str, revoked))},
             )
-        elif not self._idle.is_set():
+        elif writing is not None:
             log.info(
                 "partitions revoked: waiting for the in-flight batch",
                 extra={"partitions": sorted(map(str, revoked))},
@@ -475,7 +622,7 @@ class Worker:
                     self._idle.wait(), timeout=self.settings.rebalance_timeout_seconds
                 )
             except TimeoutError:
-                self._revoked_in_flight |= revoked
+                writing.revoked |= revoked
                 log.warning(
                     "in-flight batch not done in time; its revoked partitions stay uncommitted",
                     extra={"partitions": sorted(map(str, revoked))},

@@ -8,6 +8,7 @@ test with a clear message; nothing is ever skipped.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,10 +42,39 @@ def services() -> Services:
     return Services(kafka_bootstrap, opensearch_url)
 
 
+#: Every name ``unique_name`` handed out in this session (checked at session end).
+_NAMES: list[str] = []
+
+
 @pytest.fixture
-def unique_name() -> str:
-    """A fresh lowercase name for a topic, index alias or consumer group."""
-    return f"t-{uuid.uuid4().hex[:12]}"
+async def unique_name(services: Services) -> AsyncIterator[str]:
+    """A fresh lowercase name for a topic, index alias or consumer group. At teardown the
+    indices ``<name>*`` and the topics ``<name>``, ``<name>.*``, ``<name>-*`` are deleted."""
+    from tests.support.cleanup import remove
+
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    _NAMES.append(name)
+    try:
+        yield name
+    finally:
+        await remove(services.kafka_bootstrap, services.opensearch_url, [name])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test left one of its topics or indices behind."""
+    if not _NAMES:
+        return
+    from tests.services import kafka_and_opensearch
+    from tests.support.cleanup import leftovers
+
+    bootstrap, opensearch_url = kafka_and_opensearch()
+    left = asyncio.run(leftovers(bootstrap, opensearch_url, _NAMES))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"tests left {len(left)} topic(s)/index(es) behind: {', '.join(left[:10])}"
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

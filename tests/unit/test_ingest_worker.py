@@ -20,6 +20,7 @@ from aiokafka.errors import (
 from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE, LogEvent, decode_event
 from ingest.kafka import TP, Consumer, Header, Producer, Record
 from ingest.merge import from_source, to_source
+from ingest.metrics import STAGES
 from ingest.plan import Action, Stored
 from ingest.settings import WorkerSettings
 from ingest.store import Store, WriteResult
@@ -55,6 +56,7 @@ class FakeConsumer:
         self.commits: list[dict[TP, int]] = []
         self.commit_errors: list[BaseException] = []
         self.polls_while_paused = 0
+        self.asked: list[int] = []
 
     async def start(self, on_revoked: object, on_assigned: object) -> None:
         pass
@@ -64,6 +66,7 @@ class FakeConsumer:
 
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TP, list[Record]]:
         await asyncio.sleep(0)
+        self.asked.append(max_records)
         if self.paused:
             self.polls_while_paused += 1
             return {}
@@ -121,11 +124,16 @@ class FakeProducer:
 
 
 class FakeStore:
+    """OpenSearch's write semantics: ``create`` fails with 409 if the id exists, ``index``
+    if the stored seq_no/primary_term differ; every write gets a new seq_no."""
+
     def __init__(self, failures: int = 0, reject: frozenset[str] = frozenset()) -> None:
         self.docs: dict[str, tuple[bytes, int]] = {}
         self.failures = failures
         self.reject = reject
         self.writes = 0
+        self.fetches = 0
+        self.seq_no = -1
         self.on_write: Callable[[], Awaitable[None]] | None = None
         self.dropped: dict[str, bytes] = {}
         self.progress: list[bytes] = []
@@ -140,6 +148,7 @@ class FakeStore:
         pass
 
     async def fetch(self, ids: object) -> dict[str, Stored]:
+        self.fetches += 1
         return {
             i: Stored(state=from_source(i, src), seq_no=seq, primary_term=1)
             for i in cast(dict[str, object], ids)
@@ -156,13 +165,29 @@ class FakeStore:
         self.writes += 1
         rejected = {}
         written = []
+        conflicts = []
+        versions = {}
         for a in actions:
             if a.id in self.reject:
                 rejected[a.id] = DocumentRejected(REJECTED, "mapper_parsing_exception")
                 continue
-            self.docs[a.id] = (a.source, self.docs.get(a.id, (b"", -1))[1] + 1)
+            current = self.docs.get(a.id)
+            if (a.op == "create" and current is not None) or (
+                a.op == "index" and (current is None or current[1] != a.if_seq_no)
+            ):
+                conflicts.append(a.id)
+                continue
+            self.seq_no += 1
+            self.docs[a.id] = (a.source, self.seq_no)
             written.append(a.id)
-        return WriteResult(written=written, conflicts=[], rejected=rejected, seconds=0.001)
+            versions[a.id] = (self.seq_no, 1)
+        return WriteResult(
+            written=written,
+            conflicts=conflicts,
+            rejected=rejected,
+            seconds=0.001,
+            versions=versions,
+        )
 
     async def record_dropped(self, docs: list[tuple[str, bytes]]) -> None:
         self.commits_at_record.append(len(self.consumer.commits) if self.consumer else -1)
@@ -171,6 +196,16 @@ class FakeStore:
 
     async def write_progress(self, body: bytes) -> None:
         self.progress.append(body)
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    for _ in iter(int, 1):
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.001)
 
 
 def settings(**overrides: object) -> WorkerSettings:
@@ -477,3 +512,181 @@ async def test_a_revoke_while_writes_fail_does_not_wait_for_the_stuck_batch() ->
     assert len(waited) == 1
     assert waited[0] < 1.0
     assert consumer.commits == [{TP(TOPIC, 1): 1}]  # the revoked partition is not committed
+
+
+async def test_ids_this_worker_wrote_are_merged_without_reading_them_back() -> None:
+    store = FakeStore()
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}, {TP(TOPIC, 0): [rec(0, 1, FINISH_A, 2000)]}], store
+    )
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert store.fetches == 0
+    assert store.writes == 2
+    assert b'"model":"m"' in store.docs["a"][0]
+    assert b'"status":"success"' in store.docs["a"][0]
+    assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 0): 2}]
+
+
+async def test_an_id_written_by_someone_else_is_read_after_the_409() -> None:
+    # Another worker stored "a" before: the optimistic create is refused, "a" is read and
+    # the merge of both is written with the read seq_no.
+    store = FakeStore()
+    other = decode_event(GOOD_A, timestamp_ms=1000, max_bytes=200)
+    state = from_source("a", b"{}")
+    state.fields.update(other.fields)
+    state.versions.update(dict.fromkeys(other.fields, other.version))
+    store.docs["a"] = (to_source(state), 7)
+    store.seq_no = 7
+    worker, consumer, _ = build([{TP(TOPIC, 0): [rec(0, 0, FINISH_A, 2000)]}], store)
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert store.fetches == 1
+    assert b'"model":"m"' in store.docs["a"][0]
+    assert b'"status":"success"' in store.docs["a"][0]
+    assert worker.metrics.value("heimdall_ingest_conflicts_total") == 1
+    assert consumer.commits == [{TP(TOPIC, 0): 1}]
+
+
+async def test_a_stale_cache_entry_is_caught_by_the_seq_no_guard() -> None:
+    store = FakeStore()
+    worker, _consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}, {TP(TOPIC, 0): [rec(0, 1, FINISH_A, 2000)]}], store
+    )
+
+    async def someone_else_writes() -> None:
+        if store.writes == 1 and "a" in store.docs:
+            # Between the two batches another writer stores a newer version of "a".
+            source, _ = store.docs["a"]
+            store.seq_no += 1
+            store.docs["a"] = (source.replace(b'"model":"m"', b'"model":"n"'), store.seq_no)
+
+    store.on_write = someone_else_writes
+    await asyncio.wait_for(worker.run(), 10)
+
+    assert store.fetches == 1  # the guarded write was refused, "a" was read again
+    assert b'"model":"n"' in store.docs["a"][0]
+    assert b'"status":"success"' in store.docs["a"][0]
+
+
+async def test_a_revoke_forgets_the_partitions_cached_documents() -> None:
+    store = FakeStore()
+    worker, _, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, GOOD_A)], TP(TOPIC, 1): [rec(1, 0, GOOD_B)]}], store
+    )
+    await asyncio.wait_for(worker.run(), 10)
+    assert worker.cache.get("a") is not None
+    await worker._on_revoked({TP(TOPIC, 0)})
+    assert worker.cache.get("a") is None
+    assert worker.cache.get("b") is not None
+
+
+async def test_the_next_batch_is_polled_during_a_write_and_written_after_its_commit() -> None:
+    store = FakeStore()
+    release = asyncio.Event()
+    events: list[str] = []
+    batches: list[dict[TP, list[Record]]] = [
+        {TP(TOPIC, 0): [rec(0, 0, GOOD_A)]},
+        {TP(TOPIC, 1): [rec(1, 0, GOOD_B)]},
+    ]
+    worker, consumer, _ = build(batches, store)
+
+    async def slow_first_write() -> None:
+        events.append(f"write {store.writes + 1}, {len(batches)} batch(es) left to poll")
+        if store.writes == 0:
+            await release.wait()
+
+    store.on_write = slow_first_write
+    task = asyncio.create_task(worker.run())
+    await until(lambda: not batches)
+    events.append(f"second batch polled after {len(consumer.commits)} commit(s)")
+    release.set()
+    await asyncio.wait_for(task, 10)
+    assert events == [
+        "write 1, 1 batch(es) left to poll",
+        "second batch polled after 0 commit(s)",
+        "write 2, 0 batch(es) left to poll",
+    ]
+    assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 1): 1}]
+
+
+async def test_a_batch_polled_before_a_revoke_does_not_commit_the_revoked_partition() -> None:
+    store = FakeStore()
+    release = asyncio.Event()
+    worker, consumer, _ = build(
+        [
+            {TP(TOPIC, 0): [rec(0, 0, GOOD_A)]},
+            {TP(TOPIC, 0): [rec(0, 1, FINISH_A, 2000)], TP(TOPIC, 1): [rec(1, 0, GOOD_B)]},
+        ],
+        store,
+    )
+
+    async def slow_first_write() -> None:
+        if store.writes == 0:
+            await release.wait()
+
+    store.on_write = slow_first_write
+    task = asyncio.create_task(worker.run())
+    await until(lambda: worker._held is not None)
+    revoking = asyncio.create_task(worker._on_revoked({TP(TOPIC, 0)}))
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(revoking, 10)
+    await asyncio.wait_for(task, 10)
+    # The in-flight batch committed before the revoke returned; the held one skips TP 0.
+    assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 1): 1}]
+    assert b'"status":"success"' in store.docs["a"][0]  # written all the same (idempotent)
+
+
+async def test_every_stage_is_timed() -> None:
+    store = FakeStore()
+    store.docs["b"] = (to_source(from_source("b", b'{"model":"x"}')), 0)
+    store.seq_no = 0
+    worker, _, _ = build([{TP(TOPIC, 0): [rec(0, 0, GOOD_A), rec(0, 1, GOOD_B)]}], store)
+    await asyncio.wait_for(worker.run(), 10)
+    for stage in STAGES:
+        assert worker.metrics.value("heimdall_ingest_stage_seconds_count", stage=stage) >= 1, stage
+
+
+async def test_ids_the_batch_in_flight_does_not_touch_are_planned_during_its_write() -> None:
+    store = FakeStore()
+    release = asyncio.Event()
+    batches: list[dict[TP, list[Record]]] = [
+        {TP(TOPIC, 0): [rec(0, 0, GOOD_A)]},
+        {TP(TOPIC, 0): [rec(0, 1, FINISH_A, 2000)], TP(TOPIC, 1): [rec(1, 0, GOOD_B)]},
+    ]
+    worker, consumer, _ = build(batches, store)
+    early: list[list[str]] = []
+
+    async def slow_first_write() -> None:
+        if store.writes == 0:
+            await release.wait()
+
+    store.on_write = slow_first_write
+    task = asyncio.create_task(worker.run())
+    await until(lambda: worker._held is not None and worker._held.early is not None)
+    assert worker._held is not None
+    assert worker._held.early is not None
+    early.append([a.id for a in worker._held.early.actions])
+    release.set()
+    await asyncio.wait_for(task, 10)
+
+    assert early == [["b"]]  # "a" waits for the write in flight
+    assert b'"status":"success"' in store.docs["a"][0]
+    assert "b" in store.docs
+    assert store.fetches == 0
+    assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 0): 2, TP(TOPIC, 1): 1}]
+
+
+async def test_big_records_make_smaller_polls() -> None:
+    big = b'{"id":"a","model":"' + b"m" * 1000 + b'"}'
+    worker, consumer, _ = build(
+        [{TP(TOPIC, 0): [rec(0, 0, big)]}, {TP(TOPIC, 0): [rec(0, 1, GOOD_B)]}],
+        FakeStore(),
+        max_event_bytes=4096,
+        max_batch=500,
+        max_batch_bytes=10_240,
+    )
+    await asyncio.wait_for(worker.run(), 10)
+    assert consumer.asked[0] == 64  # nothing known yet: a small first poll
+    assert consumer.asked[1] == 10_240 // len(big)
