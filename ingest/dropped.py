@@ -20,7 +20,7 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 class Letter(Protocol):
-    """What a dead letter tells (``ingest.worker.DeadLetter``)."""
+    """What a dead letter tells (``ingest.dead_letters.DeadLetter``)."""
 
     @property
     def record(self) -> Record: ...

@@ -10,7 +10,7 @@ No I/O here. For every id of the batch the merged state is computed from the sto
   nothing at all, so redelivery costs no write.
 
 A 409 is resolved by the caller re-reading those ids and planning again (see
-:mod:`ingest.store` and :mod:`ingest.worker`).
+:mod:`ingest.store` and :mod:`ingest.writer`).
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 Per batch (``getmany``, at most ``max_batch`` records):
 
-1. decode every record; a :class:`BadEvent` goes to the dead-letter list;
-2. plan (:func:`ingest.plan.plan`) from what this worker wrote recently
-   (:class:`ingest.cache.WriteCache`), or, for ids it did not write, as new documents
-   (``create``); write (one ``_bulk``); ids refused with 409 (the document exists, or changed
-   since it was written) are read (one ``_mget``), re-planned and written until none is left;
-   ids OpenSearch rejects permanently go to the dead-letter list with all their records;
-3. send the dead-letter list (acks=all, idempotent) and wait for every acknowledgement;
+1. decode every record (:func:`ingest.batch.decode_batch`); a :class:`BadEvent` goes to the
+   dead-letter list;
+2. write it (:class:`ingest.writer.BatchWriter`): plan from what this worker wrote recently
+   or as new documents, one ``_bulk``, and ids refused with 409 read back, re-planned and
+   written until none is left; ids OpenSearch rejects permanently go to the dead-letter list
+   with all their records;
+3. send the dead-letter list (:mod:`ingest.dead_letters`; acks=all, idempotent), wait for
+   every acknowledgement, and record each dead letter in ``<alias>-dropped``;
 4. commit ``last offset + 1`` for every partition of the batch.
 
 Two batches are in flight at most: while one is written and committed (steps 2-4, in a task),
@@ -29,6 +30,8 @@ being written never commits the revoked partitions either, and the write cache f
 Stop (SIGTERM/SIGINT): no new batch is fetched, the ones polled are finished and committed
 (if OpenSearch is down at that moment the batch is abandoned uncommitted, to be redelivered),
 then the consumer, producer and OpenSearch client are closed.
+
+``/health`` and ``/metrics`` are served by :class:`ingest.health.HealthServer`.
 """
 
 from __future__ import annotations
@@ -36,154 +39,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-import msgspec
-from aiohttp import web
-
+from ingest.batch import Batch, backoff_delay, decode_batch, next_offsets
 from ingest.cache import WriteCache
-from ingest.decode import UNDECODABLE, LogEvent
+from ingest.dead_letters import DeadLetter, send_dead_letters
 from ingest.dropped import dropped_documents
-from ingest.feeds import Decoder, decode_log_entry, decoders
-from ingest.kafka import (
-    TP,
-    CommitRefused,
-    Consumer,
-    Header,
-    KafkaFailure,
-    MessageTooLarge,
-    Producer,
-    Record,
-    SendForbidden,
-    where,
-)
+from ingest.feeds import decoders
+from ingest.health import HealthServer
+from ingest.kafka import TP, CommitRefused, Consumer, KafkaFailure, Producer, Record, where
 from ingest.metrics import Metrics
-from ingest.plan import Action, Plan, Stored, plan
 from ingest.progress import Progress
 from ingest.settings import WorkerSettings
-from ingest.store import Store, WriteResult
-from shared.errors import BadEvent, DocumentRejected, HeimdallError, StoreUnavailable
+from ingest.store import Store
+from ingest.writer import BatchWriter
+from shared.errors import HeimdallError, StoreUnavailable
 
 log = logging.getLogger("heimdall.ingest")
 
 T = TypeVar("T")
 
-REASON_HEADER: Final = "x-heimdall-reason"
-DETAIL_HEADER: Final = "x-heimdall-detail"
-TOPIC_HEADER: Final = "x-heimdall-source-topic"
-PARTITION_HEADER: Final = "x-heimdall-source-partition"
-OFFSET_HEADER: Final = "x-heimdall-source-offset"
-TRUNCATED_HEADER: Final = "x-heimdall-truncated"
-TRUNCATED_BYTES: Final = 64 * 1024
-_MAX_DETAIL: Final = 2000
 #: Records of the first poll, before their size is known (see ``Worker._max_records``).
 _FIRST_POLL: Final = 64
 
 
-class DeadLetterUnavailable(HeimdallError):
-    """The dead-letter topic could not be written (Kafka failing); retried like OpenSearch."""
-
-    retriable = True
-
-
-class DeadLetterRefused(HeimdallError):
-    """Kafka refuses a dead letter for good (no permission on the topic, or a topic that
-    cannot hold even the truncated value): fatal, since skipping it would lose the record
-    and retrying would loop forever."""
-
-
 class _Abandoned(Exception):
     """Stop was requested while the current batch could not be written."""
-
-
-class DeadLetter(msgspec.Struct, frozen=True):
-    record: Record
-    reason: str
-    detail: str
-    #: Set when the dead-letter topic refused the full value as too large: only the first
-    #: ``TRUNCATED_BYTES`` are sent, and ``x-heimdall-truncated`` gives the original size.
-    truncated: bool = False
-
-    @property
-    def value(self) -> bytes | None:
-        value = self.record.value
-        return value[:TRUNCATED_BYTES] if self.truncated and value is not None else value
-
-
-def dead_letter_headers(letter: DeadLetter) -> list[Header]:
-    r = letter.record
-    headers = [
-        (REASON_HEADER, letter.reason.encode()),
-        (DETAIL_HEADER, letter.detail[:_MAX_DETAIL].encode()),
-        (TOPIC_HEADER, r.topic.encode()),
-        (PARTITION_HEADER, str(r.partition).encode()),
-        (OFFSET_HEADER, str(r.offset).encode()),
-    ]
-    if letter.truncated:
-        headers.append((TRUNCATED_HEADER, str(len(r.value or b"")).encode()))
-    return headers
-
-
-class Decoded(msgspec.Struct):
-    """A batch after decoding: good events by id (with their records) and bad records."""
-
-    events: dict[str, list[LogEvent]]
-    records: dict[str, list[Record]]
-    dead: list[DeadLetter]
-
-
-def decode_batch(
-    records: Iterable[Record], max_bytes: int, by_topic: Mapping[str, Decoder] | None = None
-) -> Decoded:
-    """Decode with each topic's decoder (default: Bifrost ``LogEntry`` events)."""
-    decoded = Decoded(events={}, records={}, dead=[])
-    for record in records:
-        decode = by_topic.get(record.topic, decode_log_entry) if by_topic else decode_log_entry
-        try:
-            events = decode(record.value, timestamp_ms=record.timestamp, max_bytes=max_bytes)
-        except BadEvent as exc:
-            decoded.dead.append(DeadLetter(record, exc.reason, f"{where(record)}: {exc.detail}"))
-            continue
-        except Exception as exc:  # a poison record must never stop the worker
-            log.exception("undecodable record at %s", where(record))
-            detail = f"{where(record)}: {type(exc).__name__}: {exc}"
-            decoded.dead.append(DeadLetter(record, UNDECODABLE, detail))
-            continue
-        for event in events:
-            decoded.events.setdefault(event.id, []).append(event)
-            sources = decoded.records.setdefault(event.id, [])
-            if not sources or sources[-1] is not record:
-                sources.append(record)
-    return decoded
-
-
-class _Batch:
-    """A polled batch on its way through the worker."""
-
-    def __init__(self, records: dict[TP, list[Record]], decoded: Decoded) -> None:
-        self.records = records
-        self.decoded = decoded
-        #: Partitions revoked while this batch was held: never committed by it.
-        self.revoked: set[TP] = set()
-        #: Planned while the previous batch was written: the ids it did not touch.
-        self.early: Plan | None = None
-
-    def partition_of(self, doc_id: str) -> TP:
-        last = self.decoded.records[doc_id][-1]
-        return TP(last.topic, last.partition)
-
-
-def next_offsets(batch: Mapping[TP, list[Record]]) -> dict[TP, int]:
-    return {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with "equal jitter": between half and all of the capped delay."""
-    capped = min(maximum, initial * 2.0 ** min(attempt, 30))
-    return capped / 2 + random.uniform(0, capped / 2)
 
 
 class Worker:
@@ -204,11 +87,11 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.progress = Progress(self.store.write_progress, settings.consumer_group)
         self.cache = WriteCache(settings.write_cache_bytes)
+        self.writer = BatchWriter(self.store, self.cache, self.metrics, self.consumer.assignment)
         #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
         self._record_bytes = 0.0
         #: Offsets this worker committed (next offset to read), per partition.
         self.committed: dict[TP, int] = {}
-        self.http_port: int | None = None
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -216,9 +99,9 @@ class Worker:
         self._paused = False
         self._failing: str | None = None
         #: The batch being written and committed, and the one polled after it.
-        self._writing: _Batch | None = None
-        self._held: _Batch | None = None
-        self._runner: web.AppRunner | None = None
+        self._writing: Batch | None = None
+        self._held: Batch | None = None
+        self._http = HealthServer(self.health, self.metrics.render, log)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -227,6 +110,11 @@ class Worker:
         if not self._stopping.is_set():
             log.info("stop requested: draining the current batch")
         self._stopping.set()
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of ``/health`` and ``/metrics`` (see :mod:`ingest.health`)."""
+        return self._http.port
 
     @property
     def paused(self) -> bool:
@@ -239,7 +127,7 @@ class Worker:
     async def run(self) -> None:
         """Run until :meth:`stop`; raises on fatal errors (bad configuration, ...)."""
         s = self.settings
-        await self._start_http()
+        await self._http.start(s.worker_host, s.worker_port)
         try:
             index = await self._retrying(
                 "create index",
@@ -281,7 +169,7 @@ class Worker:
                 batch = self._decode(records)
                 self._held = batch
                 if writing is not None and self._writing is not None:
-                    self._plan_early(batch, self._writing)
+                    self.writer.plan_early(batch, self._writing)
                 if writing is not None:
                     task, writing = writing, None
                     await task
@@ -318,11 +206,11 @@ class Worker:
             return min(s.max_batch, _FIRST_POLL)
         return max(1, min(s.max_batch, int(s.max_batch_bytes / self._record_bytes)))
 
-    def _decode(self, records: dict[TP, list[Record]]) -> _Batch:
+    def _decode(self, records: dict[TP, list[Record]]) -> Batch:
         started = time.perf_counter()
         flat = [record for part in records.values() for record in part]
         self.metrics.consumed.inc(len(flat))
-        batch = _Batch(records, decode_batch(flat, self.settings.max_event_bytes, self.decoders))
+        batch = Batch(records, decode_batch(flat, self.settings.max_event_bytes, self.decoders))
         self.metrics.stage("decode", time.perf_counter() - started)
         return batch
 
@@ -337,19 +225,18 @@ class Worker:
                 await closer()
             except Exception:
                 log.exception("closing the %s failed", name)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._http.close()
         log.info("stopped", extra={"committed": {str(tp): o for tp, o in self.committed.items()}})
 
     # -- one batch ---------------------------------------------------------------------
 
-    async def _process(self, batch: _Batch) -> None:
+    async def _process(self, batch: Batch) -> None:
         self._idle.clear()
         self._writing = batch
         decoded = batch.decoded
         try:
             try:
-                rejected = await self._retrying("index batch", lambda: self._index(batch))
+                rejected = await self._retrying("index batch", lambda: self.writer.write(batch))
             except _Abandoned:
                 log.warning(
                     "batch abandoned at stop, uncommitted (it will be redelivered)",
@@ -366,7 +253,12 @@ class Worker:
                 )
             if dead:
                 dropped = dropped_documents(dead, time.time_ns() // 1_000_000)
-                await self._retrying("dead-letter", lambda: self._dead_letter(dead))
+                await self._retrying(
+                    "dead-letter",
+                    lambda: send_dead_letters(
+                        self.producer, self.settings.dlq_topic, dead, self.metrics
+                    ),
+                )
                 await self._retrying("record dropped", lambda: self.store.record_dropped(dropped))
             self.progress.observe(decoded.events, decoded.records, rejected)
             started = time.perf_counter()
@@ -375,116 +267,6 @@ class Worker:
         finally:
             self._writing = None
             self._idle.set()
-
-    def _plan_early(self, batch: _Batch, previous: _Batch) -> None:
-        """Plan the ids the batch being written does not touch, while it is written: their
-        cache entries cannot change meanwhile except by eviction or revoke, and a write
-        planned from an entry since dropped is still guarded by its seq_no."""
-        started = time.perf_counter()
-        busy = previous.decoded.events
-        independent = {i: e for i, e in batch.decoded.events.items() if i not in busy}
-        batch.early = plan(independent, self._known(independent))
-        self.metrics.stage("merge", time.perf_counter() - started)
-
-    def _known(self, ids: Iterable[str]) -> dict[str, Stored]:
-        """The cached documents among ``ids`` (see :mod:`ingest.cache`)."""
-        known = {}
-        for doc_id in ids:
-            stored = self.cache.get(doc_id)
-            if stored is not None:
-                known[doc_id] = stored
-        return known
-
-    async def _index(self, batch: _Batch) -> dict[str, DocumentRejected]:
-        """Bring every id to its merged state; return the ids OpenSearch rejected.
-
-        The first round plans from the write cache, taking uncached ids as new (``create``);
-        every later round reads the ids refused with 409 from OpenSearch."""
-        events = batch.decoded.events
-        pending = events
-        rejected: dict[str, DocumentRejected] = {}
-        first = True
-        while pending:
-            started = time.perf_counter()
-            if first:
-                first = False
-                todo = self._plan_rest(batch)
-            else:
-                stored = await self.store.fetch(pending)
-                self.metrics.stage("read", time.perf_counter() - started)
-                started = time.perf_counter()
-                todo = plan(pending, stored)
-            self.metrics.stage("merge", time.perf_counter() - started)
-            self.metrics.skipped_unchanged.inc(len(todo.unchanged))
-            if not todo.actions:
-                break
-            result = await self.store.write(todo.actions)
-            self.metrics.stage("write", result.seconds)
-            self.metrics.bulk_latency.observe(result.seconds)
-            self.metrics.indexed.inc(len(result.written))
-            self.metrics.conflicts.inc(len(result.conflicts))
-            self._remember(batch, todo.actions, result)
-            rejected.update(result.rejected)
-            if result.conflicts:
-                log.debug("version conflicts, re-merging", extra={"ids": len(result.conflicts)})
-            pending = {doc_id: events[doc_id] for doc_id in result.conflicts}
-        return rejected
-
-    def _plan_rest(self, batch: _Batch) -> Plan:
-        """The first round's plan: what :meth:`_plan_early` planned (used once: a retried
-        batch plans afresh) plus the other ids, from the cache or as new documents."""
-        events = batch.decoded.events
-        early, batch.early = batch.early, None
-        if early is None:
-            return plan(events, self._known(events))
-        done = {a.id for a in early.actions}.union(early.unchanged)
-        rest = {i: e for i, e in events.items() if i not in done}
-        todo = plan(rest, self._known(rest))
-        return Plan(
-            actions=early.actions + todo.actions, unchanged=early.unchanged + todo.unchanged
-        )
-
-    def _remember(self, batch: _Batch, actions: list[Action], result: WriteResult) -> None:
-        """Cache what was written (with its new seq_no/primary_term) for the next batch."""
-        assigned = self.consumer.assignment()
-        sources = {action.id: action.source for action in actions}
-        for doc_id in result.written:
-            tp = batch.partition_of(doc_id)
-            version = result.versions.get(doc_id)
-            if version is None or tp not in assigned or tp in batch.revoked:
-                self.cache.discard(doc_id)
-            else:
-                self.cache.put(tp, doc_id, sources[doc_id], *version)
-        for doc_id in (*result.conflicts, *result.rejected):
-            self.cache.discard(doc_id)
-
-    async def _dead_letter(self, dead: list[DeadLetter]) -> None:
-        """Send every dead letter; on failure only the unsent ones are retried."""
-        pending = sorted(dead, key=lambda d: (d.record.partition, d.record.offset))
-        results = await self.producer.send_all(
-            self.settings.dlq_topic,
-            [(d.record.key, d.value, dead_letter_headers(d)) for d in pending],
-        )
-        failed: list[DeadLetter] = []
-        for d, error in zip(pending, results, strict=True):
-            if error is None:
-                self.metrics.dead_lettered.labels(reason=d.reason).inc()
-                log.warning("dead-lettered", extra={"reason": d.reason, "detail": d.detail[:300]})
-            elif isinstance(error, MessageTooLarge) and not d.truncated:
-                failed.append(msgspec.structs.replace(d, truncated=True))
-            elif isinstance(error, (MessageTooLarge, *SendForbidden)):
-                raise DeadLetterRefused(
-                    f"{self.settings.dlq_topic} refused the dead letter of "
-                    f"{where(d.record)}: {error!r}"
-                )
-            else:
-                failed.append(d)
-        if failed:
-            dead[:] = failed
-            first = next(error for error in results if error is not None)
-            raise DeadLetterUnavailable(
-                f"{len(failed)} dead letter(s) to {self.settings.dlq_topic} failed: {first!r}"
-            )
 
     async def _commit(self, offsets: dict[TP, int], revoked: set[TP]) -> None:
         assigned = self.consumer.assignment()
@@ -650,33 +432,3 @@ class Worker:
         if not self.consumer.assignment():
             return True, "idle: no partitions assigned"
         return True, "ok"
-
-    async def _start_http(self) -> None:
-        app = web.Application()
-        app.router.add_get("/health", self._health_handler)
-        app.router.add_get("/metrics", self._metrics_handler)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.worker_host, self.settings.worker_port)
-        await site.start()
-        for address in self._runner.addresses:
-            self.http_port = int(address[1])
-            break
-        log.info(
-            "http listening", extra={"host": self.settings.worker_host, "port": self.http_port}
-        )
-
-    async def _health_handler(self, request: web.Request) -> web.Response:
-        ok, reason = self.health()
-        body = {"status": "ok" if ok else "unavailable", "reason": reason}
-        return web.Response(
-            body=msgspec.json.encode(body),
-            status=200 if ok else 503,
-            content_type="application/json",
-        )
-
-    async def _metrics_handler(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self.metrics.render(),
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
-        )

@@ -22,14 +22,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import aiohttp
-import msgspec
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from ingest.batch import backoff_delay
 from ingest.bridge.protocol import Relay, classify, handshake_headers, ws_url
 from ingest.bridge.settings import BridgeSettings
+from ingest.health import HealthServer
 from ingest.kafka import KafkaFailure, RelayProducer
-from ingest.worker import backoff_delay
 
 log = logging.getLogger("heimdall.bridge")
 
@@ -109,7 +108,6 @@ class Bridge:
             settings.kafka_bootstrap, max_request_size=settings.max_message_bytes
         )
         self.metrics = metrics or BridgeMetrics()
-        self.http_port: int | None = None
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._producing = False
@@ -117,13 +115,18 @@ class Bridge:
         self._state = "starting"
         self._down_since: float | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
+        self._http = HealthServer(self.health, self.metrics.render, log)
 
     def stop(self) -> None:
         """Close the connection, wait for every acknowledgement, exit (signal-handler safe)."""
         self._stopping.set()
         if self._ws is not None:
             asyncio.get_running_loop().create_task(self._ws.close())
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of ``/health`` and ``/metrics`` (see :mod:`ingest.health`)."""
+        return self._http.port
 
     def health(self) -> tuple[bool, str]:
         """Healthy while connected to Bifrost and Kafka takes what is produced."""
@@ -136,7 +139,7 @@ class Bridge:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        await self._start_http()
+        await self._http.start(self.settings.bridge_host, self.settings.bridge_port)
         try:
             if await self._start_producer():
                 timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT)
@@ -146,8 +149,7 @@ class Bridge:
             await self._drain()
             with contextlib.suppress(Exception):
                 await self.producer.stop()
-            if self._runner is not None:
-                await self._runner.cleanup()
+            await self._http.close()
             log.info("stopped")
 
     async def _start_producer(self) -> bool:
@@ -295,32 +297,3 @@ class Bridge:
     async def _drain(self) -> None:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
-
-    # -- health and metrics ------------------------------------------------------------
-
-    async def _start_http(self) -> None:
-        app = web.Application()
-        app.router.add_get("/health", self._health_handler)
-        app.router.add_get("/metrics", self._metrics_handler)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.bridge_host, self.settings.bridge_port)
-        await site.start()
-        for address in self._runner.addresses:
-            self.http_port = int(address[1])
-            break
-        log.info("http listening", extra={"port": self.http_port})
-
-    async def _health_handler(self, request: web.Request) -> web.Response:
-        ok, reason = self.health()
-        return web.Response(
-            body=msgspec.json.encode({"status": "ok" if ok else "unavailable", "reason": reason}),
-            status=200 if ok else 503,
-            content_type="application/json",
-        )
-
-    async def _metrics_handler(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self.metrics.render(),
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
-        )

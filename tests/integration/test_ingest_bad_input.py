@@ -6,16 +6,16 @@ import time
 
 from opensearchpy import AsyncOpenSearch
 
-from ingest.decode import INVALID, MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
-from ingest.demo import sample_records
-from ingest.worker import (
+from ingest.dead_letters import (
     DETAIL_HEADER,
     OFFSET_HEADER,
     PARTITION_HEADER,
     REASON_HEADER,
     TOPIC_HEADER,
-    Worker,
 )
+from ingest.decode import INVALID, MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
+from ingest.demo import sample_records
+from ingest.worker import Worker
 from shared.index import mapping, versioned_index
 from tests.conftest import Services
 from tests.support.ingest import (

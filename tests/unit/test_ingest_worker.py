@@ -17,6 +17,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from ingest.batch import backoff_delay
+from ingest.dead_letters import OFFSET_HEADER, REASON_HEADER, TRUNCATED_BYTES, DeadLetterRefused
 from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE, LogEvent, decode_event
 from ingest.kafka import TP, Consumer, Header, Producer, Record
 from ingest.merge import from_source, to_source
@@ -24,14 +26,7 @@ from ingest.metrics import STAGES
 from ingest.plan import Action, Stored
 from ingest.settings import WorkerSettings
 from ingest.store import Store, WriteResult
-from ingest.worker import (
-    OFFSET_HEADER,
-    REASON_HEADER,
-    TRUNCATED_BYTES,
-    DeadLetterRefused,
-    Worker,
-    backoff_delay,
-)
+from ingest.worker import Worker
 from shared.errors import DocumentRejected, StoreUnavailable
 
 TOPIC = "logs"
