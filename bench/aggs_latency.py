@@ -60,7 +60,9 @@ _METRICS: dict[str, bd.Metric[Any]] = {
 }
 
 
-async def _load(store: LogStore, logs: int) -> tuple[str, str, str]:
+async def load_sample(store: LogStore, logs: int) -> tuple[str, str, str]:
+    """Bulk-load ``logs`` sample logs (the last 2 days) into ``store``'s alias with the
+    request cache off; (index, first time, now) as RFC 3339."""
     start = datetime.now(UTC) - timedelta(days=2)
     records = [r for log in sample_records(logs, seed=5, start=start) for r in log]
     sources = final_sources(records, max_bytes=1 << 22)
@@ -128,7 +130,7 @@ async def main_async(logs: int, runs: int) -> None:
     alias = f"t-bench-aggs-{uuid.uuid4().hex[:8]}"
     settings = msgspec.structs.replace(load(ApiSettings), index_alias=alias)
     store = LogStore(settings)
-    index, first, last = await _load(store, logs)
+    index, first, last = await load_sample(store, logs)
     window = {"start_time": first, "end_time": last}
     f = parse_filters(collect(window))
     p = plan(f)
