@@ -110,6 +110,10 @@ class BifrostHttpProtocol(HttpToolsProtocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE_SECONDS: Final = 75
+
+
 def config(app: Litestar, settings: ApiSettings) -> uvicorn.Config:
     """The uvicorn configuration ``python -m api`` runs (tests run the same)."""
     return uvicorn.Config(
@@ -120,4 +124,8 @@ def config(app: Litestar, settings: ApiSettings) -> uvicorn.Config:
         log_level=settings.api_log_level.lower(),
         proxy_headers=False,
         server_header=False,
+        # Dashboards poll every 5 s (Bifrost's logs page): with uvicorn's default 5 s the
+        # server closes an idle connection just as the next poll reuses it (a reset request).
+        # Longer than the usual load balancer idle timeout (60 s), so the proxy closes first.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

@@ -238,3 +238,10 @@ def test_python_m_api_process_answers_bifrost_errors() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_idle_connections_outlive_a_dashboards_poll_interval() -> None:
+    """Bifrost's pages poll every 5 s; a 5 s keep-alive would close a connection just as the
+    next poll reuses it."""
+    settings = ApiSettings(opensearch_url="http://127.0.0.1:1")
+    assert config(create_app(settings), settings).timeout_keep_alive > 60
