@@ -55,11 +55,11 @@ class SqliteAnchor:
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, fresh: bool) -> None:
         self.path = directory / "logs.db"
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        for statement in create_statements("sqlite"):
+        for statement in create_statements("sqlite") if fresh else ():
             self._db.execute(statement)
         self._insert = sqlite_insert()
         self._second = sqlite3.connect(self.path, check_same_thread=False)
@@ -144,20 +144,23 @@ class PostgresAnchor:
 
     dialect: Dialect = "postgres"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, fresh: bool) -> None:
         import psycopg
 
         ensure_postgres()
         self.directory = directory / "pg"
-        self.directory.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
         data = self.directory / "data"
-        subprocess.run(
-            _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "bench"]),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        if fresh:
+            self.directory.mkdir()
+            if os.geteuid() == 0:
+                shutil.chown(self.directory, "postgres", "postgres")
+            subprocess.run(
+                _as_postgres(
+                    [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "bench"]
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         options = (
             f"-c listen_addresses='' -k {self.directory} -c shared_buffers=512MB "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -187,7 +190,7 @@ class PostgresAnchor:
         self._second = psycopg.connect(
             host=str(self.directory), user="bench", dbname="postgres", autocommit=True
         )
-        for statement in create_statements("postgres"):
+        for statement in create_statements("postgres") if fresh else ():
             self._db.execute(statement)
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
@@ -242,13 +245,13 @@ class ClickHouseAnchor:
 
     dialect: Dialect = "clickhouse"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, fresh: bool) -> None:
         from chdb import session
 
         self._session: Any = session.Session(str(directory / "ch"))
         self._session.query("CREATE DATABASE IF NOT EXISTS bifrost")
         self._session.query("USE bifrost")
-        for statement in create_statements("clickhouse"):
+        for statement in create_statements("clickhouse") if fresh else ():
             self._session.query(statement)
         self._encode = msgspec.json.Encoder().encode
 
@@ -294,11 +297,20 @@ class ClickHouseAnchor:
         self._session.close()
 
 
-def open_anchors(names: list[str]) -> tuple[list[Anchor], Path]:
-    """The named anchors (``postgres``, ``sqlite``, ``clickhouse``) in one temporary directory."""
-    directory = Path(tempfile.mkdtemp(prefix="heimdall-bench-"))
+def open_anchors(names: list[str], keep: Path | None = None) -> tuple[list[Anchor], Path, bool]:
+    """The named anchors (``postgres``, ``sqlite``, ``clickhouse``) in one directory: a fresh
+    temporary one, or ``keep`` (reused if it holds a completed load, see :func:`mark_loaded`).
+    Returns the anchors, the directory and whether they are fresh (empty)."""
+    fresh = keep is None or not (keep / _LOADED).exists()
+    if keep is None:
+        directory = Path(tempfile.mkdtemp(prefix="heimdall-bench-"))
+    else:
+        directory = keep
+        if fresh:
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)
-    makers: dict[str, Callable[[Path], Anchor]] = {
+    makers: dict[str, Callable[[Path, bool], Anchor]] = {
         "postgres": PostgresAnchor,
         "sqlite": SqliteAnchor,
         "clickhouse": ClickHouseAnchor,
@@ -306,17 +318,31 @@ def open_anchors(names: list[str]) -> tuple[list[Anchor], Path]:
     anchors: list[Anchor] = []
     try:
         for name in names:
-            anchors.append(makers[name](directory))
+            anchors.append(makers[name](directory, fresh))
     except BaseException:
-        close_anchors(anchors, directory)
+        close_anchors(anchors, directory, remove=keep is None)
         raise
-    return anchors, directory
+    return anchors, directory, fresh
 
 
-def close_anchors(anchors: list[Anchor], directory: Path) -> None:
+_LOADED: Final = "loaded.json"
+
+
+def mark_loaded(directory: Path, state: dict[str, Any]) -> None:
+    """Record a completed load (kept with ``--keep``, for later runs to reuse)."""
+    (directory / _LOADED).write_bytes(msgspec.json.encode(state))
+
+
+def loaded_state(directory: Path) -> dict[str, Any]:
+    state: dict[str, Any] = msgspec.json.decode((directory / _LOADED).read_bytes())
+    return state
+
+
+def close_anchors(anchors: list[Anchor], directory: Path, *, remove: bool = True) -> None:
     for anchor in anchors:
         try:
             anchor.close()
         except Exception as exc:  # cleanup goes on for the others
             print(f"warning: closing {anchor.dialect}: {exc}")
-    shutil.rmtree(directory, ignore_errors=True)
+    if remove:
+        shutil.rmtree(directory, ignore_errors=True)

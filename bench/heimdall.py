@@ -55,9 +55,9 @@ def _free_port() -> int:
 class HeimdallTarget:
     """The bench's own index, the API over it, and a raw client for direct searches."""
 
-    def __init__(self) -> None:
+    def __init__(self, alias: str | None = None) -> None:
         base = load(OpenSearchSettings)
-        self.alias = f"bench-q-{uuid.uuid4().hex[:8]}"
+        self.alias = alias or f"bench-q-{uuid.uuid4().hex[:8]}"
         self.settings = msgspec.structs.replace(
             base, index_alias=self.alias, opensearch_timeout=300
         )
@@ -134,15 +134,22 @@ class HeimdallTarget:
         )
         return text.encode() if isinstance(text, str) else bytes(text)
 
-    async def close(self) -> None:
+    async def count(self) -> int:
+        await self.client.indices.refresh(index=self.alias, ignore_unavailable=True)
+        answer = await self.client.count(index=self.alias, ignore_unavailable=True)
+        return int(msgspec.json.decode(answer)["count"])
+
+    async def close(self, *, delete: bool = True) -> None:
+        """Stop the API; delete the index unless it is kept for a later run."""
         if self.http is not None:
             await self.http.aclose()
         if self.api is not None:
             self.api.terminate()
             self.api.wait(10)
         try:
-            await self.client.indices.delete(
-                index=versioned_index(self.alias), ignore_unavailable=True
-            )
+            if delete:
+                await self.client.indices.delete(
+                    index=versioned_index(self.alias), ignore_unavailable=True
+                )
         finally:
             await self.client.close()

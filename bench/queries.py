@@ -24,14 +24,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 
-from bench.anchors import Anchor, QueryTimeout, close_anchors, open_anchors
+from bench.anchors import (
+    Anchor,
+    QueryTimeout,
+    close_anchors,
+    loaded_state,
+    mark_loaded,
+    open_anchors,
+)
 from bench.bifrost_sql import row
 from bench.classes import QueryClass, classes
 from bench.corpus import Log, generate
@@ -227,18 +236,28 @@ def growth_table(small: Results, large: Results, sizes: tuple[int, int], anchors
 
 async def run_size(count: int, args: argparse.Namespace) -> tuple[Results, dict[str, float]]:
     print(f"## {count:,} logs", flush=True)
-    heimdall = HeimdallTarget()
-    anchors, directory = open_anchors(args.anchors)
+    keep = args.keep / str(count) if args.keep else None
+    anchors, directory, fresh = open_anchors(args.anchors, keep)
+    heimdall = HeimdallTarget(None if fresh else loaded_state(directory)["alias"])
     try:
-        await heimdall.create()
-        await load(count, heimdall, anchors, args.batch)
+        if fresh:
+            await heimdall.create()
+            await load(count, heimdall, anchors, args.batch)
+            if keep:
+                mark_loaded(directory, {"alias": heimdall.alias, "count": count})
+        elif await heimdall.count() != count:
+            raise SystemExit(f"{directory} holds no complete load any more: --drop it first")
+        else:
+            print(f"  reusing the load kept in {directory}", flush=True)
+        if args.load_only:
+            return {}, {}
         sizes = {"OpenSearch": await heimdall.bytes_used() / count}
         sizes |= {LABELS[a.dialect]: a.bytes_used() / count for a in anchors}
         await heimdall.start_api()
         results = await measure(heimdall, anchors, args)
     finally:
-        await heimdall.close()
-        close_anchors(anchors, directory)
+        await heimdall.close(delete=keep is None)
+        close_anchors(anchors, directory, remove=keep is None)
     print()
     print(table(results, args.anchors))
     print()
@@ -249,10 +268,26 @@ async def run_size(count: int, args: argparse.Namespace) -> tuple[Results, dict[
     return results, sizes
 
 
+def _kept(keep: Path) -> list[str]:
+    runs = sorted(keep.iterdir()) if keep.exists() else []
+    return [loaded_state(d)["alias"] for d in runs if (d / "loaded.json").exists()]
+
+
+async def drop(keep: Path) -> None:
+    """Delete what ``--keep`` kept: the indices and the directories (Postgres is stopped)."""
+    for alias in _kept(keep):
+        await HeimdallTarget(alias).close(delete=True)
+    shutil.rmtree(keep, ignore_errors=True)
+    print(f"removed {keep} and its indices")
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.drop:
+        await drop(args.keep)
+        return
     sizes = [args.growth_from, args.logs] if args.growth_from else [args.logs]
     runs = [await run_size(n, args) for n in sizes]
-    if len(runs) == 2:
+    if len(runs) == 2 and not args.load_only:
         print(growth_table(runs[0][0], runs[1][0], (sizes[0], sizes[1]), args.anchors))
 
 
@@ -276,7 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--anchors", default=",".join(ANCHORS), help="comma-separated: postgres,sqlite,clickhouse"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the loaded stores in this directory (and their index) and reuse them in "
+        "later runs of the same sizes; remove them with --drop",
+    )
+    parser.add_argument("--drop", action="store_true", help="remove what --keep kept, then exit")
+    parser.add_argument(
+        "--load-only", action="store_true", help="with --keep: load (or check) and exit"
+    )
     args = parser.parse_args(argv)
+    if (args.drop or args.load_only) and not args.keep:
+        parser.error("--drop and --load-only need --keep DIR")
     args.anchors = [a for a in args.anchors.split(",") if a]
     if unknown := set(args.anchors) - set(ANCHORS):
         parser.error(f"unknown anchors: {', '.join(sorted(unknown))}")
