@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from api.params import parse_params
-from api.query import build_search, stats_aggs
+from api.query import build_search
 from bench.bifrost_sql import (
     Dialect,
     Search,
@@ -85,6 +85,21 @@ def _filter_body(window: tuple[Any, Any], providers: list[str]) -> dict[str, Any
     }
 
 
+#: ``GetStats`` as aggregations: count, then success rate, average latency and sums over the
+#: terminal statuses.
+_STATS_AGGS = {
+    "completed": {
+        "filter": {"terms": {"status": ["success", "error", "cancelled"]}},
+        "aggs": {
+            "success": {"filter": {"term": {"status": "success"}}},
+            "average_latency": {"avg": {"field": "latency"}},
+            "total_tokens": {"sum": {"field": "total_tokens"}},
+            "total_cost": {"sum": {"field": "cost"}},
+        },
+    }
+}
+
+
 def classes() -> list[QueryClass]:
     week = _time_params(WEEK)
     two = ("openai", "anthropic")
@@ -138,7 +153,7 @@ def classes() -> list[QueryClass]:
                 "size": 0,
                 "track_total_hits": True,
                 "query": _filter_body(WEEK, ["openai"]),
-                "aggs": stats_aggs(),
+                "aggs": _STATS_AGGS,
             },
         ),
         QueryClass(
