@@ -74,6 +74,21 @@ def _sorts() -> list[QueryClass]:
     return out
 
 
+def _searches() -> list[QueryClass]:
+    """Bifrost's stores get the raw text (``LIKE '%text%'``, ``plainto_tsquery``); Heimdall
+    gets the phrase in quotes."""
+    searches = [
+        ("one common word", COMMON_WORD, COMMON_WORD),
+        ("one rare word", RARE_WORD, RARE_WORD),
+        ("two words", TWO_WORDS, TWO_WORDS),
+        ("phrase", PHRASE, f'"{PHRASE}"'),
+    ]
+    return [
+        QueryClass(f"search {label} ({text!r})", Search(content=text), params={"content_search": q})
+        for label, text, q in searches
+    ]
+
+
 def _filter_body(window: tuple[Any, Any], providers: list[str]) -> dict[str, Any]:
     return {
         "bool": {
@@ -106,26 +121,7 @@ def classes() -> list[QueryClass]:
     return [
         QueryClass("default page (50 newest, with total)", Search()),
         *_sorts(),
-        QueryClass(
-            f"search one common word ({COMMON_WORD!r})",
-            Search(content=COMMON_WORD),
-            params={"content_search": COMMON_WORD},
-        ),
-        QueryClass(
-            f"search one rare word ({RARE_WORD!r})",
-            Search(content=RARE_WORD),
-            params={"content_search": RARE_WORD},
-        ),
-        QueryClass(
-            f"search two words ({TWO_WORDS!r})",
-            Search(content=TWO_WORDS),
-            params={"content_search": TWO_WORDS},
-        ),
-        QueryClass(
-            f"search phrase ({PHRASE!r})",
-            Search(content=PHRASE),
-            params={"content_search": f'"{PHRASE}"'},
-        ),
+        *_searches(),
         QueryClass(
             "2 providers + error + 7 days",
             Search(providers=two, status=("error",), start=WEEK[0], end=WEEK[1]),
