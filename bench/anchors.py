@@ -190,6 +190,7 @@ class PostgresAnchor:
         self._second = psycopg.connect(
             host=str(self.directory), user="bench", dbname="postgres", autocommit=True
         )
+        self._timeout = 0.0
         for statement in create_statements("postgres") if fresh else ():
             self._db.execute(statement)
 
@@ -211,9 +212,13 @@ class PostgresAnchor:
 
         connections = [self._db, self._second]
 
+        if timeout != self._timeout:
+            for db in connections:
+                db.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+            self._timeout = timeout
+
         def one(n: int) -> None:
             db = connections[n % 2]
-            db.execute(f"SET statement_timeout = {int(timeout * 1000)}")
             try:
                 db.execute(statements[n]).fetchall()
             except psycopg.errors.QueryCanceled:
