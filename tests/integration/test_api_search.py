@@ -61,6 +61,10 @@ async def seeded(services: Services) -> AsyncIterator[Seeded]:
     index = await ensure_index(admin, alias)
     docs = [stored_document(entry) for entry in make_logs(COUNT)]
     try:
+        # Every order, tie and missing value below is checked on an index whose segments are
+        # sorted newest first, as every new index is (the answers must not depend on it).
+        settings_of = (await admin.indices.get_settings(index=index))[index]["settings"]
+        assert settings_of["index"]["sort"]["field"] == ["timestamp"]
         await load(admin, alias, docs)
         async with AsyncTestClient(create_app(settings)) as client:
             yield Seeded(client, docs)
