@@ -6,7 +6,9 @@
   Input with no searchable word (``*``, ``"``) adds no condition (``zero_terms_query: all``).
 - Sort: ``[{field: {order, missing: _last}}, {id: asc}]``: logs without the sort value come
   last in both directions, ties are broken by the unique ``id``.
-- Stats and ``has_logs`` are aggregations of the same request.
+- A list request computes no aggregation: ``stats`` holds only ``total_requests`` (the exact
+  total, ``track_total_hits``), as Bifrost's own list does, and ``has_logs`` is ``total > 0``
+  unless nothing matched, when one cheap request asks whether any log exists at all.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ SORT_FIELDS: Final[dict[str, str]] = {
 }
 TIEBREAKER: Final = "id"
 LIST_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS) + sorted(HEAVY_FIELDS)
-#: Statuses Bifrost counts as completed for success_rate and the averages/sums.
-COMPLETED: Final = ("success", "error")
 _NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
 _MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
 
@@ -160,21 +160,6 @@ def sort_clause(q: LogQuery) -> list[dict[str, Any]]:
     ]
 
 
-def stats_aggs() -> dict[str, Any]:
-    return {
-        "completed": {
-            "filter": {"terms": {"status": list(COMPLETED)}},
-            "aggs": {
-                "success": {"filter": {"term": {"status": "success"}}},
-                "average_latency": {"avg": {"field": "latency"}},
-                "total_tokens": {"sum": {"field": TOTAL_TOKENS}},
-                "total_cost": {"sum": {"field": "cost"}},
-            },
-        },
-        "all_logs": {"global": {}},
-    }
-
-
 #: Snippets of the content text around the matched words, HTML-escaped, words marked.
 HIGHLIGHT: Final[dict[str, Any]] = {
     "encoder": "html",
@@ -202,7 +187,6 @@ def build_search(q: LogQuery) -> dict[str, Any]:
         "size": q.limit,
         "track_total_hits": True,
         "_source": {"excludes": LIST_EXCLUDES},
-        "aggs": stats_aggs(),
     }
     if q.highlight and (q.content_words or q.content_phrases):
         body["highlight"] = HIGHLIGHT
@@ -211,6 +195,15 @@ def build_search(q: LogQuery) -> dict[str, Any]:
     else:
         body["from"] = q.offset
     return body
+
+
+#: Asked only when a list request matched nothing: does the store hold any log at all?
+ANY_LOG: Final[dict[str, Any]] = {
+    "query": {"match_all": {}},
+    "size": 0,
+    "track_total_hits": 1,
+    "terminate_after": 1,
+}
 
 
 def build_get(log_id: str) -> dict[str, Any]:
@@ -286,14 +279,15 @@ def stored_log(source: msgspec.Raw) -> msgspec.Raw:
 
 
 class Stats(msgspec.Struct, kw_only=True):
-    """Bifrost's stats over the filtered logs. ``success_rate`` is a percentage of the
-    completed (success or error) logs; the averages and sums are over completed logs."""
+    """The list's ``stats``, as Bifrost's own list fills it: ``total_requests`` is the exact
+    number of matching logs; the other keys are kept for Bifrost's clients and are always 0
+    (Bifrost serves them from ``GET /api/logs/stats``, never computed per page)."""
 
     total_requests: int
-    success_rate: float
-    average_latency: float
-    total_tokens: int
-    total_cost: float
+    success_rate: float = 0.0
+    average_latency: float = 0.0
+    total_tokens: int = 0
+    total_cost: float = 0.0
 
 
 class Page(msgspec.Struct, kw_only=True):
@@ -328,27 +322,6 @@ class _Hits(msgspec.Struct):
     hits: list[_Hit]
 
 
-class _Count(msgspec.Struct):
-    doc_count: int = 0
-
-
-class _Value(msgspec.Struct):
-    value: float | None = None
-
-
-class _Completed(msgspec.Struct):
-    doc_count: int = 0
-    success: _Count = msgspec.field(default_factory=_Count)
-    average_latency: _Value = msgspec.field(default_factory=_Value)
-    total_tokens: _Value = msgspec.field(default_factory=_Value)
-    total_cost: _Value = msgspec.field(default_factory=_Value)
-
-
-class _Aggregations(msgspec.Struct):
-    completed: _Completed = msgspec.field(default_factory=_Completed)
-    all_logs: _Count = msgspec.field(default_factory=_Count)
-
-
 class _Shards(msgspec.Struct):
     failed: int = 0
 
@@ -359,7 +332,6 @@ class SearchResponse(msgspec.Struct):
     hits: _Hits
     timed_out: bool = False
     shards: _Shards = msgspec.field(name="_shards", default_factory=_Shards)
-    aggregations: _Aggregations = msgspec.field(default_factory=_Aggregations)
 
     @property
     def partial(self) -> bool:
@@ -379,17 +351,6 @@ def parse_search(q: LogQuery, response: SearchResponse) -> Page:
     highlighting = q.highlight and bool(q.content_words or q.content_phrases)
     total = response.hits.total.value
     offset = q.cursor.position if q.cursor is not None else q.offset
-    completed = response.aggregations.completed
-    stats = Stats(
-        total_requests=total,
-        success_rate=(
-            completed.success.doc_count / completed.doc_count * 100 if completed.doc_count else 0.0
-        ),
-        average_latency=completed.average_latency.value or 0.0,
-        total_tokens=round(completed.total_tokens.value or 0),
-        total_cost=completed.total_cost.value or 0.0,
-    )
-    has_logs = response.aggregations.all_logs.doc_count > 0 or total > 0
     next_position = offset + len(hits)
     next_cursor = None
     if hits and len(hits) == q.limit and next_position < total:
@@ -401,7 +362,7 @@ def parse_search(q: LogQuery, response: SearchResponse) -> Page:
         logs=[hit.item(highlighting) for hit in hits],
         total=total,
         offset=offset,
-        stats=stats,
-        has_logs=has_logs,
+        stats=Stats(total_requests=total),
+        has_logs=total > 0,
         next_cursor=next_cursor,
     )

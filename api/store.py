@@ -19,6 +19,7 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 
 from api.params import LogQuery
 from api.query import (
+    ANY_LOG,
     MgetFailed,
     Page,
     SearchResponse,
@@ -179,7 +180,12 @@ class LogStore:
         )
 
     async def search(self, q: LogQuery) -> Page:
-        return parse_search(q, await self._search("search", build_search(q)))
+        page = parse_search(q, await self._search("search", build_search(q)))
+        if not page.has_logs:
+            # Nothing matched: tell "no logs yet" from "no match" (rare, and cheap).
+            anything = await self._search("has_logs", ANY_LOG)
+            page = msgspec.structs.replace(page, has_logs=anything.hits.total.value > 0)
+        return page
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
         """One log by id, realtime (``_mget`` through the alias: visible as soon as the

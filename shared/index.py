@@ -134,7 +134,12 @@ def index_settings(
 ) -> dict[str, Any]:
     """Settings tuned for ingest: one shard per node is plenty for millions of logs, payloads
     compress well (``best_compression``), and the translog stays ``request``-durable, since
-    the worker commits Kafka offsets only after a bulk write has returned."""
+    the worker commits Kafka offsets only after a bulk write has returned.
+
+    Segments are sorted newest first (``index.sort``), the order of the default list page:
+    its top hits then sit at the start of each segment (measured in docs/performance.md).
+    Only a new index gets it (OpenSearch cannot sort an existing one); query results and
+    their order never depend on it."""
     return {
         "index": {
             "number_of_shards": shards,
@@ -143,6 +148,7 @@ def index_settings(
             "codec": "best_compression",
             "translog": {"durability": "request"},
             "max_result_window": MAX_RESULT_WINDOW,
+            "sort": {"field": ["timestamp"], "order": ["desc"], "missing": ["_last"]},
         }
     }
 

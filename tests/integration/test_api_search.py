@@ -61,6 +61,10 @@ async def seeded(services: Services) -> AsyncIterator[Seeded]:
     index = await ensure_index(admin, alias)
     docs = [stored_document(entry) for entry in make_logs(COUNT)]
     try:
+        # Every order, tie and missing value below is checked on an index whose segments are
+        # sorted newest first, as every new index is (the answers must not depend on it).
+        settings_of = (await admin.indices.get_settings(index=index))[index]["settings"]
+        assert settings_of["index"]["sort"]["field"] == ["timestamp"]
         await load(admin, alias, docs)
         async with AsyncTestClient(create_app(settings)) as client:
             yield Seeded(client, docs)
@@ -76,20 +80,12 @@ async def fetch(seeded: Seeded, params: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def approx(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
-
-
 def check(body: dict[str, Any], expected: dict[str, Any], params: dict[str, str]) -> None:
     got = [log["id"] for log in body["logs"]]
     assert got == expected["ids"], params
     assert body["total"] == expected["total"], params
     assert body["pagination"]["total_count"] == expected["total"]
-    stats, want = body["stats"], expected["stats"]
-    assert stats["total_requests"] == want["total_requests"], params
-    assert stats["total_tokens"] == want["total_tokens"], params
-    for name in ("success_rate", "average_latency", "total_cost"):
-        assert approx(stats[name], want[name]), (name, params, stats, want)
+    assert body["stats"] == expected["stats"], params
     assert body["has_logs"] is True
 
 
