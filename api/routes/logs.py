@@ -87,7 +87,7 @@ async def list_logs(
 ) -> Response[bytes]:
     log_id = path_log_id(request)
     if log_id is not None:  # e.g. /api/logs/%2F: the router collapsed the id's slashes away
-        return await _one_log(store, log_id)
+        return await one_log(store, log_id)
     q = parse_params(params)
     page = await store.search(q)
     body = LogsBody(
@@ -136,7 +136,7 @@ async def get_log(
     similar_of = similar_target(log_id, request.scope.get("raw_path"))
     if similar_of is not None:  # GET /api/logs/{id}/similar reaches this catch-all
         return await similar_logs(store, similar_of, raw_query(request))
-    return await _one_log(store, log_id)
+    return await one_log(store, log_id)
 
 
 _LOG_PREFIX: Final = b"/api/logs/"
@@ -164,7 +164,7 @@ def path_log_id(request: Request[Any, Any, Any]) -> str | None:
         raise InvalidParameter("id", "id must be percent-encoded UTF-8") from None
 
 
-async def _one_log(store: LogStore, log_id: str) -> Response[bytes]:
+async def one_log(store: LogStore, log_id: str) -> Response[bytes]:
     source = await store.get(log_id)
     if source is None:
         raise LogNotFound(log_id)

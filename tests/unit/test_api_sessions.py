@@ -134,6 +134,38 @@ def test_session_paths_win_over_the_log_catch_all(
     ]
 
 
+class LogStoreOfOne(RecordingStore):
+    """Holds one log, whose id starts with "sessions/"."""
+
+    async def get(self, log_id: str) -> msgspec.Raw | None:
+        self.bodies.append({"get": log_id})
+        return msgspec.Raw(b'{"id":"sessions/x"}') if log_id == "sessions/x" else None
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "log_id"),
+    [
+        ("/api/logs/sessions%2Fx", 200, "sessions/x"),
+        ("/api/logs/sessions%2fx", 200, "sessions/x"),
+        ("/api/logs/sessions%2Fy%2Fsummary", 404, "sessions/y/summary"),
+    ],
+)
+def test_a_log_id_starting_with_sessions_is_a_log_not_a_500(
+    path: str, status: int, log_id: str
+) -> None:
+    # The router matches the decoded path (/api/logs/sessions/x): the raw path names a log.
+    settings = ApiSettings(opensearch_url="http://127.0.0.1:1")
+    store = LogStoreOfOne(settings)
+    with TestClient(create_app(settings, store)) as client:
+        response = client.get(path)
+    assert response.status_code == status, response.text
+    assert store.bodies[0] == {"get": log_id}  # then, maybe, the freshness read
+    if status == 200:
+        assert response.json() == {"id": "sessions/x"}
+    else:
+        assert response.json()["error"]["message"] == "log not found"
+
+
 @pytest.mark.parametrize(
     "path",
     [
