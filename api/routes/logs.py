@@ -133,8 +133,15 @@ async def get_log(
     log_id = path_log_id(request)
     if log_id is None:
         log_id = id.removeprefix("/")  # a path parameter starts with its separator
+    return await log_or_similar(request, store, log_id)
+
+
+async def log_or_similar(
+    request: Request[Any, Any, Any], store: LogStore, log_id: str
+) -> Response[bytes]:
+    """``GET /api/logs/{id}``, or ``/api/logs/{id}/similar``, which reaches the catch-all."""
     similar_of = similar_target(log_id, request.scope.get("raw_path"))
-    if similar_of is not None:  # GET /api/logs/{id}/similar reaches this catch-all
+    if similar_of is not None:
         return await similar_logs(store, similar_of, raw_query(request))
     return await one_log(store, log_id)
 

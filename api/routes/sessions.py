@@ -17,7 +17,7 @@ from litestar.params import Parameter
 from api.docs import LogListItem
 from api.parsing import collect, reject_unknown
 from api.routes.common import error_responses, json_response, ok, param
-from api.routes.logs import one_log, path_log_id
+from api.routes.logs import log_or_similar, path_log_id
 from api.sessions import (
     SESSION_LIMIT,
     SessionLogs,
@@ -63,7 +63,7 @@ async def _answer(request: Request[Any, Any, Any], store: LogStore) -> Response[
     params = collect(request.query_params.dict())
     target = _target(request)
     if target is None:  # GET /api/logs/{id} of an id "sessions/...", sent with %2F
-        return await one_log(store, path_log_id(request) or "")
+        return await log_or_similar(request, store, path_log_id(request) or "")
     session_id, summary = target
     if summary:
         reject_unknown(params, frozenset())
