@@ -26,6 +26,7 @@ from api.freshness import (
 )
 from api.routes import ROUTES
 from api.routes.common import JSON, PROVIDE_QUERY, QUERY
+from api.routes.logs import misrouted_log
 from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
@@ -120,6 +121,10 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         security=security if authenticator.enabled else None,
     )
 
+    async def before_request(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+        _check_size(request)
+        return await misrouted_log(request, log_store)
+
     async def close_store() -> None:
         await log_store.close()
 
@@ -132,7 +137,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             "freshness": _constant(freshness),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_check_size,
+        before_request=before_request,
         after_request=_errors_are_json,
         on_shutdown=[close_store],
         openapi_config=OpenAPIConfig(

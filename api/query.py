@@ -39,7 +39,9 @@ _MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
 def format_nanos(ns: int) -> str:
     """Nanoseconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``."""
     seconds, fraction = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+    moment = datetime.fromtimestamp(seconds, UTC)
+    # ``%Y`` does not pad years before 1000 on every platform ("999-01-01"): pad by hand.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{fraction:09d}Z"
 
 
 def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | None:

@@ -409,6 +409,9 @@ class Worker:
                     "in-flight batch not done in time; its revoked partitions stay uncommitted",
                     extra={"partitions": sorted(map(str, revoked))},
                 )
+        # Again: the batch waited for cached its writes, and the consumer still lists the
+        # revoked partitions as assigned while this listener runs.
+        self.cache.drop_partitions(revoked)
         for tp in revoked:
             self.committed.pop(tp, None)
             with contextlib.suppress(KeyError):

@@ -111,4 +111,5 @@ def fill(p: Plan, found: Mapping[int, T], empty: Callable[[int], T]) -> list[T]:
 
 def timestamp(epoch_seconds: int) -> str:
     """RFC 3339 UTC, as Go encodes ``time.Unix(ts, 0).UTC()``: ``2026-03-01T00:00:00Z``."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"  # %Y does not pad years < 1000

@@ -87,7 +87,7 @@ async def list_logs(
 ) -> Response[bytes]:
     log_id = path_log_id(request)
     if log_id is not None:  # e.g. /api/logs/%2F: the router collapsed the id's slashes away
-        return await _one_log(store, log_id)
+        return await one_log(store, log_id)
     q = parse_params(params)
     page = await store.search(q)
     body = LogsBody(
@@ -133,10 +133,17 @@ async def get_log(
     log_id = path_log_id(request)
     if log_id is None:
         log_id = id.removeprefix("/")  # a path parameter starts with its separator
+    return await log_or_similar(request, store, log_id)
+
+
+async def log_or_similar(
+    request: Request[Any, Any, Any], store: LogStore, log_id: str
+) -> Response[bytes]:
+    """``GET /api/logs/{id}``, or ``/api/logs/{id}/similar``, which reaches the catch-all."""
     similar_of = similar_target(log_id, request.scope.get("raw_path"))
-    if similar_of is not None:  # GET /api/logs/{id}/similar reaches this catch-all
+    if similar_of is not None:
         return await similar_logs(store, similar_of, raw_query(request))
-    return await _one_log(store, log_id)
+    return await one_log(store, log_id)
 
 
 _LOG_PREFIX: Final = b"/api/logs/"
@@ -149,6 +156,33 @@ def path_log_id(request: Request[Any, Any, Any]) -> str | None:
     The router matches the decoded path, in which ``%2F`` has become ``/`` and leading,
     trailing and repeated slashes are collapsed: ``/api/logs/%2Fabc`` would look up ``abc``
     and ``/api/logs/%2F`` would list. The raw path keeps the id exactly as sent."""
+    raw = _raw_id(request)
+    if not raw:
+        return None
+    try:
+        return unquote_to_bytes(raw).decode()
+    except UnicodeDecodeError:
+        raise InvalidParameter("id", "id must be percent-encoded UTF-8") from None
+
+
+async def misrouted_log(request: Request[Any, Any, Any], store: LogStore) -> Response[bytes] | None:
+    """The answer to ``GET /api/logs/<id>`` when the router sent it to another route: it
+    matches the decoded path, so the log ``stats/`` (``/api/logs/stats%2F``) would get the
+    stats and ``histogram/cost`` the cost histogram. A first raw segment holding an encoded
+    ``/`` is never a fixed route's name, so it is a log id (or its ``/similar``).
+    ``None``: the route the router chose is the right one."""
+    handler = getattr(request.scope.get("route_handler"), "fn", None)
+    if request.method != "GET" or handler in (list_logs.fn, get_log.fn):
+        return None
+    raw = _raw_id(request)
+    if not raw or b"%2f" not in raw.split(b"/", 1)[0].lower():
+        return None
+    return await log_or_similar(request, store, path_log_id(request) or "")
+
+
+def _raw_id(request: Request[Any, Any, Any]) -> bytes | None:
+    """What follows ``/api/logs/`` in the raw path, still percent-encoded; ``None`` when
+    the path is elsewhere or the server gives no raw path."""
     raw: bytes | None = request.scope.get("raw_path")
     if not raw:
         return None
@@ -156,15 +190,10 @@ def path_log_id(request: Request[Any, Any, Any]) -> str | None:
     root = request.scope.get("root_path", "").encode("latin-1")
     if root and raw.startswith(root):
         raw = raw[len(root) :]
-    if not raw.startswith(_LOG_PREFIX) or len(raw) == len(_LOG_PREFIX):
-        return None
-    try:
-        return unquote_to_bytes(raw[len(_LOG_PREFIX) :]).decode()
-    except UnicodeDecodeError:
-        raise InvalidParameter("id", "id must be percent-encoded UTF-8") from None
+    return raw[len(_LOG_PREFIX) :] if raw.startswith(_LOG_PREFIX) else None
 
 
-async def _one_log(store: LogStore, log_id: str) -> Response[bytes]:
+async def one_log(store: LogStore, log_id: str) -> Response[bytes]:
     source = await store.get(log_id)
     if source is None:
         raise LogNotFound(log_id)

@@ -17,6 +17,7 @@ from litestar.params import Parameter
 from api.docs import LogListItem
 from api.parsing import collect, reject_unknown
 from api.routes.common import error_responses, json_response, ok, param
+from api.routes.logs import log_or_similar, path_log_id
 from api.sessions import (
     SESSION_LIMIT,
     SessionLogs,
@@ -40,11 +41,16 @@ class SessionLogsDoc(SessionLogs, kw_only=True):
     logs: list[LogListItem]  # type: ignore[assignment]
 
 
-def _target(request: Request[Any, Any, Any]) -> tuple[str, bool]:
-    """(session id, whether the summary is asked for), from the raw request path."""
+def _target(request: Request[Any, Any, Any]) -> tuple[str, bool] | None:
+    """(session id, whether the summary is asked for), from the raw request path; ``None``
+    when the raw path is a log id that starts with "sessions/" (``/api/logs/sessions%2Fx``,
+    routed here on the decoded path)."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1").partition("?")[0]  # some servers keep the query
-    rest = path[path.index(_PREFIX) + len(_PREFIX) :]
+    start = path.find(_PREFIX)
+    if start < 0:
+        return None
+    rest = path[start + len(_PREFIX) :]
     summary = rest.endswith(_SUMMARY)
     if summary:
         rest = rest[: -len(_SUMMARY)]
@@ -55,7 +61,10 @@ async def _answer(request: Request[Any, Any, Any], store: LogStore) -> Response[
     # Not the shared ``params`` dependency: sessions take no log filters (and the filter
     # ``session_id`` would clash with the path parameter in the OpenAPI document).
     params = collect(request.query_params.dict())
-    session_id, summary = _target(request)
+    target = _target(request)
+    if target is None:  # GET /api/logs/{id} of an id "sessions/...", sent with %2F
+        return await log_or_similar(request, store, path_log_id(request) or "")
+    session_id, summary = target
     if summary:
         reject_unknown(params, frozenset())
         raw = await store.query("session summary", build_session_summary(session_id))

@@ -137,3 +137,8 @@ def test_date_histogram_never_asks_opensearch_for_empty_buckets() -> None:
 def test_timestamps_are_rfc3339_utc_like_go() -> None:
     assert timestamp(0) == "1970-01-01T00:00:00Z"
     assert timestamp(1_772_323_200) == "2026-03-01T00:00:00Z"
+
+
+def test_timestamp_pads_years_before_1000() -> None:
+    assert timestamp(0) == "1970-01-01T00:00:00Z"
+    assert timestamp(-62135596800) == "0001-01-01T00:00:00Z"

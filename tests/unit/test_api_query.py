@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -110,6 +111,10 @@ def test_time_range_clamped_to_date_nanos() -> None:
 
 def test_format_nanos() -> None:
     assert format_nanos(1) == "1970-01-01T00:00:00.000000001Z"
+    # Years before 1000 keep four digits (RFC 3339), whatever the platform's strftime does.
+    early = int(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()) * 1_000_000_000
+    assert format_nanos(early + 7) == "0999-01-02T03:04:05.000000007Z"
+    assert format_nanos(-62135596800 * 1_000_000_000) == "0001-01-01T00:00:00.000000000Z"
 
 
 def test_missing_cost_only() -> None:

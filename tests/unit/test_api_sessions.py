@@ -134,6 +134,42 @@ def test_session_paths_win_over_the_log_catch_all(
     ]
 
 
+class LogStoreOfOne(RecordingStore):
+    """Holds one log, whose id starts with "sessions/"."""
+
+    async def get(self, log_id: str) -> msgspec.Raw | None:
+        self.bodies.append({"get": log_id})
+        return msgspec.Raw(b'{"id":"sessions/x"}') if log_id == "sessions/x" else None
+
+
+_LOCATE_Y = {"query": {"bool": {"filter": [{"term": {"id": "sessions/y"}}]}}}
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "first"),
+    [
+        ("/api/logs/sessions%2Fx", 200, {"get": "sessions/x"}),
+        ("/api/logs/sessions%2fx", 200, {"get": "sessions/x"}),
+        ("/api/logs/sessions%2Fy%2Fsummary", 404, {"get": "sessions/y/summary"}),
+        ("/api/logs/sessions%2Fy/similar", 404, _LOCATE_Y),
+    ],
+)
+def test_a_log_id_starting_with_sessions_is_a_log_not_a_500(
+    path: str, status: int, first: dict[str, Any]
+) -> None:
+    # The router matches the decoded path (/api/logs/sessions/x): the raw path names a log.
+    settings = ApiSettings(opensearch_url="http://127.0.0.1:1")
+    store = LogStoreOfOne(settings)
+    with TestClient(create_app(settings, store)) as client:
+        response = client.get(path)
+    assert response.status_code == status, response.text
+    assert {k: store.bodies[0][k] for k in first} == first  # then, maybe, the freshness read
+    if status == 200:
+        assert response.json() == {"id": "sessions/x"}
+    else:
+        assert response.json()["error"]["message"] == "log not found"
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -174,3 +210,31 @@ def test_openapi_documents_every_new_endpoint() -> None:
         p["name"] for p in doc["paths"]["/api/logs/rankings/by-dimension"]["get"]["parameters"]
     }
     assert {"dimension", "limit", "all", "start_time"} <= params
+
+
+@pytest.mark.parametrize(
+    ("path", "first"),
+    [
+        ("/api/logs/stats%2F", {"get": "stats/"}),
+        ("/api/logs/dashboard%2F", {"get": "dashboard/"}),
+        ("/api/logs/histogram%2Fcost", {"get": "histogram/cost"}),
+        ("/api/logs/rankings%2Fby-dimension", {"get": "rankings/by-dimension"}),
+        ("/api/logs/freshness%2f", {"get": "freshness/"}),
+        (
+            "/api/logs/stats%2F/similar",
+            {"query": {"bool": {"filter": [{"term": {"id": "stats/"}}]}}},
+        ),
+    ],
+)
+def test_a_log_id_holding_a_fixed_route_name_and_a_slash_is_a_log(
+    path: str, first: dict[str, Any]
+) -> None:
+    # The router matches the decoded path (/api/logs/stats/ is the stats): the raw path
+    # names a log, as docs/api.md promises for every id.
+    settings = ApiSettings(opensearch_url="http://127.0.0.1:1")
+    store = LogStoreOfOne(settings)
+    with TestClient(create_app(settings, store)) as client:
+        response = client.get(path)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["message"] == "log not found"
+    assert {k: store.bodies[0][k] for k in first} == first

@@ -685,3 +685,26 @@ async def test_big_records_make_smaller_polls() -> None:
     await asyncio.wait_for(worker.run(), 10)
     assert consumer.asked[0] == 64  # nothing known yet: a small first poll
     assert consumer.asked[1] == 10_240 // len(big)
+
+
+async def test_the_batch_waited_for_on_revoke_leaves_no_cache_entry_of_the_partition() -> None:
+    # aiokafka still lists the revoked partitions as assigned while the listener runs: the
+    # batch it waits for must not cache them again after the listener dropped them.
+    store = FakeStore()
+    release = asyncio.Event()
+    worker, consumer, _ = build([{TP(TOPIC, 0): [rec(0, 0, GOOD_A)]}], store)
+
+    async def slow_first_write() -> None:
+        if store.writes == 0:
+            await release.wait()
+
+    store.on_write = slow_first_write
+    task = asyncio.create_task(worker.run())
+    await until(lambda: worker._writing is not None)
+    revoking = asyncio.create_task(worker._on_revoked({TP(TOPIC, 0)}))
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(revoking, 10)
+    assert consumer.commits == [{TP(TOPIC, 0): 1}]  # committed before the revoke returned
+    assert worker.cache.get("a") is None
+    await asyncio.wait_for(task, 10)
