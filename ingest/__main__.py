@@ -1,4 +1,4 @@
-"""Command line of the ingest worker: ``python -m ingest [run|init-index]``.
+"""Command line of the ingest worker: ``python -m ingest [run|init-index|backfill]``.
 
 Every setting comes from the environment (``HEIMDALL_<SETTING>``); ``--help`` lists them.
 Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 on a fatal error, 2 on bad settings.
@@ -12,6 +12,8 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+
+import msgspec
 
 from ingest.logs import configure, safe_settings
 from ingest.settings import WorkerSettings
@@ -29,6 +31,8 @@ Bad events go to the dead-letter topic. /health and /metrics are served over HTT
 commands:
   run         consume until SIGTERM/SIGINT (default)
   init-index  create the index and its alias if missing, then exit
+  backfill    after an upgrade: rewrite older logs with the current derived fields (token
+              counts, cache hit type, owners), safely while ingesting; then exit
 """
 
 
@@ -64,9 +68,24 @@ async def _init_index(settings: WorkerSettings) -> None:
     log.info("index ready", extra={"alias": settings.index_alias, "index": index})
 
 
+async def _backfill(settings: WorkerSettings) -> None:
+    from ingest.backfill import backfill
+
+    await _init_index(settings)
+    store = Store(settings)
+    try:
+        progress = await backfill(store)
+    finally:
+        await store.close()
+    log.info("backfill done", extra=msgspec.structs.asdict(progress))
+
+
+_COMMANDS = {"run": _run, "init-index": _init_index, "backfill": _backfill}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    parser.add_argument("command", nargs="?", choices=("run", "init-index"), default="run")
+    parser.add_argument("command", nargs="?", choices=tuple(_COMMANDS), default="run")
     args = parser.parse_args(argv)
     try:
         settings = load(WorkerSettings)
@@ -76,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(settings.log_level.upper())
     log.info("starting", extra={"command": args.command, "settings": safe_settings(settings)})
     try:
-        asyncio.run(_init_index(settings) if args.command == "init-index" else _run(settings))
+        asyncio.run(_COMMANDS[args.command](settings))
     except HeimdallError as exc:
         log.error("fatal: %s", exc, extra={"error": type(exc).__name__})
         return 1

@@ -73,7 +73,32 @@ class _Bulk(msgspec.Struct):
     items: list[dict[str, _Item]]
 
 
+class _ScanHit(msgspec.Struct):
+    id: str = msgspec.field(name="_id")
+    seq_no: int = msgspec.field(name="_seq_no", default=-1)
+    primary_term: int = msgspec.field(name="_primary_term", default=-1)
+    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
+
+
+class _ScanHits(msgspec.Struct):
+    hits: list[_ScanHit]
+
+
+class _Scan(msgspec.Struct):
+    hits: _ScanHits
+
+
+class StoredSource(msgspec.Struct, frozen=True):
+    """A document exactly as stored, with its concurrency token."""
+
+    id: str
+    source: bytes
+    seq_no: int
+    primary_term: int
+
+
 _MGET: Final = msgspec.json.Decoder(_Mget)
+_SCAN: Final = msgspec.json.Decoder(_Scan)
 _BULK: Final = msgspec.json.Decoder(_Bulk)
 _ENCODER: Final = msgspec.json.Encoder()
 _HEADERS: Final = {"content-type": "application/json"}
@@ -192,6 +217,28 @@ class Store:
                     primary_term=doc.primary_term,
                 )
         return found
+
+    async def scan(self, after: str | None, size: int) -> list[StoredSource]:
+        """The next ``size`` documents in id order after the id ``after`` (None: the first),
+        each with its stored bytes and concurrency token."""
+        body: dict[str, object] = {
+            "size": size,
+            "sort": [{"id": "asc"}],
+            "seq_no_primary_term": True,
+            "query": {"match_all": {}},
+        }
+        if after is not None:
+            body["search_after"] = [after]
+        text = await self._request("scan", "_search", _ENCODER.encode(body), _HEADERS)
+        return [
+            StoredSource(
+                id=hit.id,
+                source=bytes(hit.source),
+                seq_no=hit.seq_no,
+                primary_term=hit.primary_term,
+            )
+            for hit in _SCAN.decode(text).hits.hits
+        ]
 
     async def write(self, actions: Sequence[Action]) -> WriteResult:
         """Apply ``actions`` with one ``_bulk`` (no refresh) and classify every item.

@@ -1,0 +1,35 @@
+"""The backfill's pure part: which stored documents need the current derived fields."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ingest.backfill import rewrites
+from ingest.decode import decode_event
+from ingest.merge import merge, to_source
+from ingest.store import StoredSource
+
+EVENT = (
+    b'{"id":"a","status":"success","cost":1e-7,"cache_debug":{"hit_type":"direct"},'
+    b'"token_usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}'
+)
+
+
+def current_source() -> bytes:
+    return to_source(merge(None, decode_event(EVENT, timestamp_ms=1, max_bytes=1 << 20)))
+
+
+def test_a_current_document_is_left_alone() -> None:
+    assert rewrites([StoredSource("a", current_source(), 3, 1)]) == []
+
+
+def test_an_older_document_gains_the_derived_fields_and_keeps_its_bytes() -> None:
+    current = current_source()
+    older = msgspec.json.decode(current)
+    for name in ("prompt_tokens", "completion_tokens", "cache_hit_type"):
+        del older[name]
+    stored = msgspec.json.encode(older)
+    [action] = rewrites([StoredSource("a", stored, 7, 2)])
+    assert (action.op, action.id, action.if_seq_no, action.if_primary_term) == ("index", "a", 7, 2)
+    assert action.source == current
+    assert b'"cost":1e-7' in action.source
