@@ -167,8 +167,8 @@ def validate(entry: LogEntry, path: str = "$") -> None:
         if raw is not NO_VALUE:
             decode_at(extractor.decoder, raw, f"{path}.{name}")
     if entry.token_usage is not NO_VALUE:
-        decode_at(_USAGE, entry.token_usage, f"{path}.token_usage")
-        for name, tokens in token_counts(entry.token_usage).items():
+        usage = decode_at(_USAGE, entry.token_usage, f"{path}.token_usage")
+        for name, tokens in (_counts(usage) if usage is not None else {}).items():
             if not _LONG_MIN <= tokens <= _LONG_MAX:
                 raise BadEvent("invalid", f"{name} {tokens} out of range - at `{path}.token_usage`")
     if entry.cache_debug is not NO_VALUE:
@@ -186,13 +186,7 @@ def search_text(fields: Mapping[str, msgspec.Raw]) -> str:
     return "\n".join(parts)
 
 
-def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
-    """``token_usage.total_tokens``, else prompt + completion, else unknown."""
-    if token_usage is None:
-        return None
-    usage = _USAGE.decode(token_usage)
-    if usage is None:
-        return None
+def _total(usage: _Usage) -> int | None:
     if usage.total_tokens is not None:
         return usage.total_tokens
     if usage.prompt_tokens is None and usage.completion_tokens is None:
@@ -200,17 +194,26 @@ def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
     return (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
 
 
+def total_tokens(token_usage: msgspec.Raw | None) -> int | None:
+    """``token_usage.total_tokens``, else prompt + completion, else unknown."""
+    usage = _USAGE.decode(token_usage) if token_usage is not None else None
+    return None if usage is None else _total(usage)
+
+
 def token_counts(token_usage: msgspec.Raw | None) -> dict[str, int]:
-    """The indexed token counts of a ``token_usage``: total (see :func:`total_tokens`),
-    prompt, completion and cached-read (``prompt_tokens_details.cached_read_tokens``, else
-    OpenAI's ``cached_tokens``); a count the usage does not give is left out."""
+    """The indexed token counts of a ``token_usage`` (decoded once): total (see
+    :func:`total_tokens`), prompt, completion and cached-read
+    (``prompt_tokens_details.cached_read_tokens``, else OpenAI's ``cached_tokens``); a count
+    the usage does not give is left out."""
+    usage = _USAGE.decode(token_usage) if token_usage is not None else None
+    return {} if usage is None else _counts(usage)
+
+
+def _counts(usage: _Usage) -> dict[str, int]:
     counts: dict[str, int] = {}
-    total = total_tokens(token_usage)
+    total = _total(usage)
     if total is not None:
         counts[TOTAL_TOKENS] = total
-    usage = _USAGE.decode(token_usage) if token_usage is not None else None
-    if usage is None:
-        return counts
     if usage.prompt_tokens is not None:
         counts[PROMPT_TOKENS] = usage.prompt_tokens
     if usage.completion_tokens is not None:
