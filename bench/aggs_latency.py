@@ -3,7 +3,7 @@ directly, in the same run.
 
     .venv/bin/python -m bench.aggs_latency --logs 100000 --runs 30
 
-1. Bulk-loads ``--logs`` sample logs (final documents of :func:`ingest.demo.sample_records`,
+1. Bulk-loads ``--logs`` sample logs (final documents of :func:`ingest.samples.sample_records`,
    one log every 1-500 ms) into a fresh alias (not timed).
 2. For every endpoint: ``--runs`` requests through the API (in-process ASGI client: query
    parsing, building, the OpenSearch round trip, parsing, JSON encoding) and ``--runs`` of the
@@ -39,7 +39,7 @@ from api.parsing import collect
 from api.settings import ApiSettings
 from api.store import LogStore
 from bench.ingest_throughput import final_sources
-from ingest.demo import sample_records
+from ingest.samples import sample_records
 from shared.index import ensure_index
 from shared.settings import load
 

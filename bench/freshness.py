@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaProducer
 from bench.services import Process, assigned, cleaned_up, create_topics
 from bench.services import api as api_process
 from bench.services import worker as worker_process
-from ingest.demo import iter_logs
+from ingest.samples import iter_logs
 from ingest.settings import WorkerSettings
 from shared.settings import load
 

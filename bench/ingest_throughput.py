@@ -43,10 +43,11 @@ from bench.services import (
 )
 from bench.services import worker as worker_process
 from ingest.decode import LogEvent, decode_event
-from ingest.demo import SampleRecord, produce, sample_records
+from ingest.demo import produce
 from ingest.merge import merge_all, to_source
 from ingest.metrics import STAGES
 from ingest.plan import Action
+from ingest.samples import SampleRecord, sample_records
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from shared.opensearch import make_client

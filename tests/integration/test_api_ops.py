@@ -19,7 +19,7 @@ from api.freshness import CONSUMER_LAG, INDEXED_THROUGH
 from api.parsing import parse_time
 from api.settings import ApiSettings
 from ingest.decode import INVALID, MISSING_ID, UNDECODABLE
-from ingest.demo import SampleRecord
+from ingest.samples import SampleRecord
 from ingest.worker import Worker
 from shared.opensearch import make_client
 from shared.ops_index import audit_index, dropped_index

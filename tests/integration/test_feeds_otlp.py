@@ -12,10 +12,10 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 
 from ingest.dead_letters import REASON_HEADER
-from ingest.demo import SampleRecord
 from ingest.feeds import decode_log_entry
 from ingest.merge import merge_all, to_source
 from ingest.otlp.events import decode_logs, decode_traces
+from ingest.samples import SampleRecord
 from ingest.worker import Worker
 from tests.conftest import Services
 from tests.integration.test_smoke import api_url  # noqa: F401 (fixture)

@@ -14,7 +14,7 @@ from ingest.dead_letters import (
     TOPIC_HEADER,
 )
 from ingest.decode import INVALID, MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
-from ingest.demo import sample_records
+from ingest.samples import sample_records
 from ingest.worker import Worker
 from shared.index import mapping, versioned_index
 from tests.conftest import Services

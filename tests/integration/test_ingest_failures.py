@@ -14,8 +14,8 @@ import msgspec
 from opensearchpy import AsyncOpenSearch
 
 from ingest.decode import decode_event
-from ingest.demo import SampleRecord, sample_records
 from ingest.merge import from_source, merge
+from ingest.samples import SampleRecord, sample_records
 from ingest.worker import Worker
 from shared.settings import env_name
 from tests.conftest import Services

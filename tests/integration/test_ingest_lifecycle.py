@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from opensearchpy import AsyncOpenSearch
 
-from ingest.demo import SampleRecord, sample_records
+from ingest.samples import SampleRecord, sample_records
 from ingest.worker import Worker
 from tests.conftest import Services
 from tests.support.ingest import (

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from ingest.demo import sample_records
+from ingest.samples import sample_records
 from shared.opensearch import make_client
 from shared.settings import OpenSearchSettings
 from tests.conftest import Services

@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 
-from ingest.demo import SampleRecord
+from ingest.samples import SampleRecord
 from ingest.worker import Worker
 from tests.conftest import Services
 from tests.support.ingest import (

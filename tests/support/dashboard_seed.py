@@ -25,7 +25,7 @@ import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
 
-from ingest.demo import SampleRecord
+from ingest.samples import SampleRecord
 from ingest.worker import Worker
 from tests.support.ingest import (
     create_topics,

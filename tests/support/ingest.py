@@ -14,8 +14,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from opensearchpy import AsyncOpenSearch
 
 from ingest.decode import LogEvent, decode_event
-from ingest.demo import SampleRecord, produce
+from ingest.demo import produce
 from ingest.merge import merge_all, to_source
+from ingest.samples import SampleRecord
 from ingest.settings import WorkerSettings
 from ingest.worker import Worker
 
