@@ -21,7 +21,7 @@ from typing import Final, Literal
 
 import phonenumbers
 
-from ingest.redact.patterns import Pattern
+from ingest.redact.patterns import CONTEXT, Pattern
 
 Mode = Literal["off", "mask", "hash"]
 #: Strings shorter than this hold nothing any detector can find (the shortest is an IPv4).
@@ -69,7 +69,14 @@ class TextRedactor:
         self.patterns = tuple(patterns)
         self._key = key
         self._region = phone_region
-        self._replacers = tuple(self._replacer(p) for p in self.patterns)
+        #: Consecutive patterns with the same ``within`` run together, on its spans.
+        self._steps: list[tuple[re.Pattern[str] | None, list[_Step]]] = []
+        for pattern in self.patterns:
+            step = (pattern, self._replacer(pattern))
+            if self._steps and pattern.within is not None and self._steps[-1][0] is pattern.within:
+                self._steps[-1][1].append(step)
+            else:
+                self._steps.append((pattern.within, [step]))
 
     def __repr__(self) -> str:  # never shows the key
         return f"TextRedactor(mode={self.mode!r}, patterns={len(self.patterns)})"
@@ -101,8 +108,39 @@ class TextRedactor:
         if len(text) < MIN_LENGTH:
             return text
         result = text
-        for pattern, replace in zip(self.patterns, self._replacers, strict=True):
-            if pattern.hint is not None and pattern.hint not in result:
-                continue
-            result = pattern.regex.sub(replace, result)
+        for within, steps in self._steps:
+            result = _apply(steps, result) if within is None else _inside(within, steps, result)
         return text if result == text else result
+
+
+_Step = tuple[Pattern, Callable[[re.Match[str]], str]]
+
+
+def _apply(steps: Sequence[_Step], text: str) -> str:
+    for pattern, replace in steps:
+        if pattern.hint is not None and pattern.hint not in text:
+            continue
+        if pattern.gate is not None and not pattern.gate(text):
+            continue
+        text = pattern.regex.sub(replace, text)
+    return text
+
+
+def _inside(within: re.Pattern[str], steps: Sequence[_Step], text: str) -> str:
+    """``steps`` applied to each span ``within`` finds (widened by :data:`CONTEXT`, merged
+    where they touch), the rest of ``text`` kept as it is."""
+    spans: list[list[int]] = []
+    for match in within.finditer(text):
+        start, end = max(match.start() - CONTEXT, 0), match.end() + CONTEXT
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], _apply(steps, text[start:end])]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
