@@ -110,7 +110,9 @@ def redactor(mode: Mode) -> Redactor | None:
     return None if mode == "off" else Redactor(mode, key=KEY)
 
 
-def cpu_rates(records: Sequence[SampleRecord], max_bytes: int, rounds: int = 3) -> dict[str, float]:
+def cpu_rates(
+    records: Sequence[SampleRecord], max_bytes: int, rounds: int = 3
+) -> dict[Mode, float]:
     best = {
         mode: min(cpu_seconds(records, redactor(mode), max_bytes) for _ in range(rounds))
         for mode in MODES
@@ -138,7 +140,7 @@ async def e2e_rates(base: WorkerSettings, records: list[SampleRecord]) -> dict[M
     return rates
 
 
-def table(size: float, events: int, cpu: dict[str, float], e2e: dict[str, list[float]]) -> str:
+def table(size: float, events: int, cpu: dict[Mode, float], e2e: dict[Mode, list[float]]) -> str:
     off_cpu = cpu["off"]
     off_e2e = sum(e2e["off"]) / len(e2e["off"])
     lines = [
