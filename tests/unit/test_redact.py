@@ -11,7 +11,8 @@ import msgspec
 import pytest
 
 from ingest.decode import LogEvent, decode_event
-from ingest.feeds import decoders
+from ingest.feeds import decoders, redactor_of
+from ingest.logs import safe_settings
 from ingest.merge import LogState, from_source, merge_all, to_source
 from ingest.redact import Redactor
 from ingest.redact.patterns import builtins, is_jwt, luhn, operator_patterns
@@ -258,6 +259,15 @@ def test_settings_fail_fast() -> None:
         _settings(redaction="scramble")
     settings = _settings(redaction="hash", redaction_key=KEY)
     assert KEY not in repr(settings)
+    assert KEY not in repr(safe_settings(settings))
+
+
+def test_the_documented_token_one_liner() -> None:
+    redactor = redactor_of(_settings(redaction="hash", redaction_key=KEY))
+    assert redactor is not None
+    token = redactor.text.token("EMAIL", EMAIL)
+    assert token == hashed().redact(EMAIL)
+    assert repr(redactor) == "Redactor(mode='hash')"
 
 
 def test_worker_decoders_redact_only_when_on() -> None:
