@@ -22,6 +22,7 @@ from typing import Final, Literal
 import phonenumbers
 
 from ingest.redact.patterns import CONTEXT, Pattern
+from ingest.redact.prefilter import Found, Prefilter, Span
 
 Mode = Literal["off", "mask", "hash"]
 #: Strings shorter than this hold nothing any detector can find (the shortest is an IPv4).
@@ -60,6 +61,7 @@ class TextRedactor:
         *,
         key: bytes = b"",
         phone_region: str = "US",
+        prefilter: bool = True,
     ) -> None:
         if mode == "off":
             raise ValueError("redaction mode 'off' has no redactor")
@@ -69,14 +71,22 @@ class TextRedactor:
         self.patterns = tuple(patterns)
         self._key = key
         self._region = phone_region
-        #: Consecutive patterns with the same ``within`` run together, on its spans.
+        #: Consecutive patterns with the same ``within`` run together (on its runs).
         self._steps: list[tuple[re.Pattern[str] | None, list[_Step]]] = []
         for pattern in self.patterns:
             step = (pattern, self._replacer(pattern))
-            if self._steps and pattern.within is not None and self._steps[-1][0] is pattern.within:
+            if self._steps and self._steps[-1][0] is pattern.within:
                 self._steps[-1][1].append(step)
             else:
                 self._steps.append((pattern.within, [step]))
+        self._prefilter = (
+            Prefilter(
+                (p.hint for p in self.patterns if p.hint is not None and p.within is None),
+                (p.within for p in self.patterns if p.within is not None),
+            )
+            if prefilter
+            else None
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"TextRedactor(mode={self.mode!r}, patterns={len(self.patterns)})"
@@ -107,18 +117,33 @@ class TextRedactor:
         """``text`` with every detected value replaced (the very same object if none)."""
         if len(text) < MIN_LENGTH:
             return text
+        found = self._prefilter.scan(text) if self._prefilter is not None else None
         result = text
         for within, steps in self._steps:
-            result = _apply(steps, result) if within is None else _inside(within, steps, result)
+            if within is None:
+                result = _apply(steps, result, found)
+                continue
+            spans: list[Span] | None = None
+            if found is not None:
+                if within.pattern not in found.runs:
+                    continue  # no run in the text: no number to look at
+                # Runs found in the text as it came; once it changed, found again.
+                spans = found.runs[within.pattern] if result is text else None
+            if spans is None:
+                spans = [[m.start(), m.end()] for m in within.finditer(result)]
+            result = _inside(spans, steps, result)
         return text if result == text else result
 
 
 _Step = tuple[Pattern, Callable[[re.Match[str]], str]]
 
 
-def _apply(steps: Sequence[_Step], text: str) -> str:
+def _apply(steps: Sequence[_Step], text: str, found: Found | None = None) -> str:
+    """``steps`` in turn; a pattern whose hint is not in the text (as ``found`` says, else
+    as a substring search says) or whose gate refuses it is skipped."""
     for pattern, replace in steps:
-        if pattern.hint is not None and pattern.hint not in text:
+        hint = pattern.hint
+        if hint is not None and (hint not in found.hints if found else hint not in text):
             continue
         if pattern.gate is not None and not pattern.gate(text):
             continue
@@ -126,20 +151,20 @@ def _apply(steps: Sequence[_Step], text: str) -> str:
     return text
 
 
-def _inside(within: re.Pattern[str], steps: Sequence[_Step], text: str) -> str:
-    """``steps`` applied to each span ``within`` finds (widened by :data:`CONTEXT`, merged
-    where they touch), the rest of ``text`` kept as it is."""
-    spans: list[list[int]] = []
-    for match in within.finditer(text):
-        start, end = max(match.start() - CONTEXT, 0), match.end() + CONTEXT
-        if spans and start <= spans[-1][1]:
-            spans[-1][1] = end
+def _inside(runs: Sequence[Span], steps: Sequence[_Step], text: str) -> str:
+    """``steps`` applied to each run (widened by :data:`CONTEXT`, merged where they touch),
+    the rest of ``text`` kept as it is."""
+    windows: list[Span] = []
+    for start, end in sorted(runs):
+        start, end = max(start - CONTEXT, 0), end + CONTEXT
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
         else:
-            spans.append([start, end])
-    if not spans:
+            windows.append([start, end])
+    if not windows:
         return text
     pieces, last = [], 0
-    for start, end in spans:
+    for start, end in windows:
         pieces += [text[last:start], _apply(steps, text[start:end])]
         last = end
     pieces.append(text[last:])

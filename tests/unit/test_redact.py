@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.decode import LogEvent, decode_event
 from ingest.feeds import decoders, redactor_of
@@ -278,3 +280,48 @@ def test_worker_decoders_redact_only_when_on() -> None:
     on = decoders(_settings(redaction="mask"))["bifrost.logs"](value, timestamp_ms=1, max_bytes=MAX)
     assert bytes(on[0].fields["redaction"]) == b'"mask"'
     assert EMAIL not in bytes(on[0].fields["raw_response"]).decode()
+
+
+FRAGMENTS = [
+    *SECRETS,
+    VALID_CARD,
+    INVALID_CARD,
+    "(415) 555-2671",
+    "2026-05-01",
+    "3.11.7",
+    "Bearer abcdefghijklmnop0123456789",
+    "fe80::1ff:fe23:4567:890a",
+    "héllo wörld ✓",
+    "日本語のテキスト",
+    "12,345.67",
+    "+44 20 7946 0958",
+    "\n",
+    " ",
+    "-",
+    ".",
+    "(",
+    "word",
+]
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12), st.sampled_from(["", " ", "\n", "-"]))
+@settings(max_examples=300, deadline=None)
+def test_the_prefilter_changes_nothing_but_the_cost(parts: list[str], glue: str) -> None:
+    text = glue.join(parts)
+    fast = TextRedactor(builtins("US"), "mask")
+    plain = TextRedactor(builtins("US"), "mask", prefilter=False)
+    assert fast.redact(text) == plain.redact(text)
+
+
+def test_a_text_full_of_numbers_falls_back_to_plain_scans() -> None:
+    text = "id 1234 5678 9012 " * 200 + f"card {VALID_CARD} mail {EMAIL}"
+    out = mask().redact(text)
+    assert out == TextRedactor(builtins("US"), "mask", prefilter=False).redact(text)
+    assert out.endswith("card [CARD] mail [EMAIL]")
+
+
+def test_the_prefilter_on_a_non_ascii_prompt() -> None:
+    text = "Grüße, réponds à " + PROMPT + " — merci ✓ 415-555-2671"
+    fast, plain = mask(), TextRedactor(builtins("US"), "mask", prefilter=False)
+    assert fast.redact(text) == plain.redact(text)
+    assert EMAIL not in fast.redact(text)
