@@ -47,7 +47,10 @@ def normalise(label: str, value: str, region: str) -> str:
     if label == "PHONE":
         return _phone_e164(value, region)
     if label == "IP":
-        return str(ipaddress.ip_address(value))
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:  # an operator's pattern may be labelled IP too
+            return value
     return value
 
 

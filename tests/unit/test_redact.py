@@ -146,6 +146,15 @@ def test_operator_patterns() -> None:
     )
 
 
+def test_operator_labels_may_reuse_built_in_ones_in_hash_mode() -> None:
+    patterns = operator_patterns('{"IP": "host-[a-z]+", "PHONE": "ext\\\\.[0-9]+"}')
+    redactor = TextRedactor([*patterns, *builtins("US")], "hash", key=KEY.encode())
+    out = redactor.redact("host-alpha on ext.4412 and 10.0.0.1")
+    assert "alpha" not in out
+    assert "4412" not in out
+    assert out.count("[IP:") == 2
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
