@@ -127,11 +127,14 @@ class TextRedactor:
                 result = _apply(steps, result, found)
                 continue
             spans: list[Span] | None = None
-            if found is not None:
+            if found is not None and self._prefilter is not None:
                 if within.pattern not in found.runs:
                     continue  # no run in the text: no number to look at
-                # Runs found in the text as it came; once it changed, found again.
-                spans = found.runs[within.pattern] if result is text else None
+                if result is not text:  # earlier replacements moved the runs: scan again
+                    found = self._prefilter.scan(result)
+                    if found is not None and within.pattern not in found.runs:
+                        continue
+                spans = found.runs[within.pattern] if found is not None else None
             if spans is None:
                 spans = [[m.start(), m.end()] for m in within.finditer(result)]
             result = _inside(spans, steps, result)
