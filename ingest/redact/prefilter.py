@@ -19,10 +19,10 @@ from typing import Final
 
 import hyperscan
 
-#: Matches of a run pattern one scan reports at most: past that (a text full of numbers,
-#: where Hyperscan reports a match at almost every digit) the scan stops and the caller falls
-#: back to plain ``re`` for that text: its cost stays bounded.
-MAX_RUN_MATCHES: Final = 256
+#: Matches of the run patterns one scan reports at most: past that (a text full of numbers,
+#: where Hyperscan reports a match at almost every digit, each a Python call) the scan stops
+#: and ``re`` finds the runs of that text: its cost stays bounded.
+MAX_RUN_MATCHES: Final = 64
 
 #: A run, ``[start, end)`` in characters (Hyperscan reports every match of the run pattern,
 #: with its leftmost start; the ones that overlap are merged as they come).
@@ -30,8 +30,9 @@ Span = list[int]
 
 
 class Found:
-    """What one scan found: the hints present, and the runs of each ``within`` pattern
-    (``None`` for a non-ASCII text: its byte offsets are not character offsets)."""
+    """What one scan found: the hints present, and for each ``within`` pattern present, its
+    runs (``None``: present, but where is for ``re`` to say: a non-ASCII text, whose byte
+    offsets are not character offsets, or more than :data:`MAX_RUN_MATCHES` matches)."""
 
     __slots__ = ("hints", "runs")
 
@@ -40,49 +41,65 @@ class Found:
         self.runs: dict[str, list[Span] | None] = {}
 
 
+def _database(expressions: list[str], flags: int) -> hyperscan.Database:
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=[e.encode() for e in expressions],
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
+        flags=flags,
+    )
+    return database
+
+
 class Prefilter:
+    """Two Hyperscan databases: which hints and runs a text holds (one match each at most),
+    and, for an ASCII text that holds runs, where they are."""
+
     def __init__(self, hints: Iterable[str], runs: Iterable[re.Pattern[str]]) -> None:
         self._hints = sorted(set(hints))
         self._runs = sorted({pattern.pattern for pattern in runs})
-        expressions = [re.escape(h).encode() for h in self._hints]
-        expressions += [source.encode() for source in self._runs]
-        flags = [hyperscan.HS_FLAG_SINGLEMATCH] * len(self._hints)
-        flags += [hyperscan.HS_FLAG_SOM_LEFTMOST] * len(self._runs)
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(
-            expressions=expressions,
-            ids=list(range(len(expressions))),
-            elements=len(expressions),
-            flags=flags,
+        self._present = _database(
+            [re.escape(h) for h in self._hints] + self._runs, hyperscan.HS_FLAG_SINGLEMATCH
         )
+        self._where = _database(self._runs, hyperscan.HS_FLAG_SOM_LEFTMOST) if self._runs else None
 
-    def scan(self, text: str) -> Found | None:
-        """What ``text`` holds; ``None`` if the scan was cut short (see
-        :data:`MAX_RUN_MATCHES`)."""
+    def scan(self, text: str) -> Found:
+        """What ``text`` holds."""
         found = Found()
-        budget = [MAX_RUN_MATCHES]
-        ascii_only = text.isascii()
+        data = text.encode()
         n = len(self._hints)
-        spans: dict[int, list[Span]] = {}
 
-        def on_match(ident: int, start: int, end: int, _flags: int, _ctx: object) -> bool:
+        def present(ident: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
             if ident < n:
                 found.hints.add(self._hints[ident])
-                return False
-            budget[0] -= 1
+            else:
+                found.runs[self._runs[ident - n]] = None
+
+        self._present.scan(data, match_event_handler=present)
+        if found.runs and self._where is not None and text.isascii():
+            self._locate(data, found)
+        return found
+
+    def _locate(self, data: bytes, found: Found) -> None:
+        spans: dict[int, list[Span]] = {}
+        budget = [MAX_RUN_MATCHES]
+
+        def where(ident: int, start: int, end: int, _flags: int, _ctx: object) -> bool:
             runs = spans.setdefault(ident, [])
             if runs and start <= runs[-1][1]:
                 runs[-1][0] = min(runs[-1][0], start)
                 runs[-1][1] = max(runs[-1][1], end)
             else:
                 runs.append([start, end])
+            budget[0] -= 1
             return budget[0] <= 0  # true: stop the scan
 
+        assert self._where is not None
         try:
-            self._db.scan(text.encode(), match_event_handler=on_match)
+            self._where.scan(data, match_event_handler=where)
         except hyperscan.ScanTerminated:
-            return None
-        for ident, source in enumerate(self._runs, start=n):
-            if ident in spans:
-                found.runs[source] = spans[ident] if ascii_only else None
-        return found
+            return  # too many: re finds them
+        for ident, source in enumerate(self._runs):
+            if source in found.runs:
+                found.runs[source] = spans.get(ident, [])

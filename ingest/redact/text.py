@@ -122,6 +122,7 @@ class TextRedactor:
             return text
         found = self._prefilter.scan(text) if self._prefilter is not None else None
         result = text
+        # Runs found for the text as it came are good until a replacement moves them.
         for within, steps in self._steps:
             if within is None:
                 result = _apply(steps, result, found)
@@ -129,12 +130,12 @@ class TextRedactor:
             spans: list[Span] | None = None
             if found is not None and self._prefilter is not None:
                 if within.pattern not in found.runs:
-                    continue  # no run in the text: no number to look at
+                    continue  # no run in the text: nothing to look at
                 if result is not text:  # earlier replacements moved the runs: scan again
                     found = self._prefilter.scan(result)
-                    if found is not None and within.pattern not in found.runs:
+                    if within.pattern not in found.runs:
                         continue
-                spans = found.runs[within.pattern] if found is not None else None
+                spans = found.runs[within.pattern]
             if spans is None:
                 spans = [[m.start(), m.end()] for m in within.finditer(result)]
             result = _inside(spans, steps, result)
