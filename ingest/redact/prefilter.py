@@ -2,11 +2,12 @@
 
 Python's ``re`` scans a text once per pattern: some thirty passes over every prompt, most of
 them finding nothing. Hyperscan (Intel's multi-pattern engine, ``hyperscan`` on PyPI) finds
-every detector's *hint* (the literal every match of it contains: ``sk-``, ``AKIA``, ``@``,
-...) and every run of digits (the ``within`` of the number detectors) in a single pass, at
-a few bytes per nanosecond; the Python patterns then run only where a hint was found, and the
-number patterns only on the runs. What a pattern matches and how it is checked does not
-change: the prefilter only skips work that could find nothing.
+every detector's *hint* (the literal every match of it contains: ``sk-``, ``AKIA``, ``eyJ``,
+...) and whether the text holds a *run* (a ``within`` pattern: where a number, an email or an
+IPv6 address can be) in a single pass, at a few bytes per nanosecond; a second pass, only for
+a text that holds runs, says where they are. The Python patterns then run only where their
+hint was found, and the others only on their runs. What a pattern matches and how it is
+checked does not change: the prefilter only skips work that could find nothing.
 
 Not thread-safe (one scratch space per database): the worker redacts on one thread.
 """
