@@ -68,7 +68,7 @@ class Prefilter:
     def scan(self, text: str) -> Found:
         """What ``text`` holds."""
         found = Found()
-        data = text.encode()
+        data = text.encode("utf-8", "surrogatepass")  # a lone surrogate: kept
         n = len(self._hints)
 
         def present(ident: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:

@@ -341,3 +341,8 @@ def test_the_prefilter_on_a_non_ascii_prompt() -> None:
     fast, plain = mask(), TextRedactor(builtins("US"), "mask", prefilter=False)
     assert fast.redact(text) == plain.redact(text)
     assert EMAIL not in fast.redact(text)
+
+
+def test_a_lone_surrogate_does_not_stop_redaction() -> None:
+    text = f"a\ud800b {EMAIL} {PHONE}"
+    assert mask().redact(text) == "a\ud800b [EMAIL] [PHONE]"
