@@ -3,9 +3,11 @@
 With ``HEIMDALL_REDACTION=mask`` or ``hash`` every event the worker decodes goes through
 :meth:`Redactor.event` before it is merged: the strings of its content payloads are redacted
 (:mod:`ingest.redact.payload`) by the detectors of :mod:`ingest.redact.patterns`, in the
-mode of :mod:`ingest.redact.text`, and the mode is recorded in the event's ``redaction``
-field. Everything derived from the payloads (``search_text``) is derived from the redacted
-values, so a redacted value can be neither read nor searched for.
+mode of :mod:`ingest.redact.text` (which skips, with one Hyperscan pass,
+:mod:`ingest.redact.prefilter`, the detectors that cannot match), and the mode is recorded
+in the event's ``redaction`` field. Everything derived from the payloads (``search_text``)
+is derived from the redacted values, so a redacted value can be neither read nor searched
+for.
 
 Redaction is a pure function of the event's bytes and the settings: a redelivered event is
 redacted to the same bytes, so the merge stays idempotent and order-independent.
