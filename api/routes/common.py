@@ -36,6 +36,7 @@ QUERY: Final = "params"
 _ERROR_DESCRIPTIONS: Final = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden: the caller's role does not allow this",
     404: "Not found",
     500: "Internal server error",
     503: "Log store unavailable",
