@@ -51,7 +51,8 @@ ROLES: Final[tuple[Role, ...]] = get_args(Role)
 Kind = Literal["token", "basic", "identity", "anonymous"]
 HASH_SCHEME: Final = "hmac-sha256"
 TOKEN_PREFIX: Final = "hmd_"  # noqa: S105 (a prefix, not a secret)
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+NAME_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}"
+NAME_RE: Final = re.compile(NAME_PATTERN)
 
 
 def allows(role: Role, needed: Role) -> bool:
@@ -170,8 +171,8 @@ def _entry(raw: dict[str, object], table: str, index: int, kind: Kind) -> tuple[
         entry = msgspec.convert(raw, _Entry)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    if not _NAME_RE.fullmatch(entry.name):
-        raise ConfigError(f"{where}: name must match {_NAME_RE.pattern}")
+    if not NAME_RE.fullmatch(entry.name):
+        raise ConfigError(f"{where}: name must match {NAME_PATTERN}")
     try:
         scope = parse_scope(entry.scope)
     except InvalidParameter as exc:
