@@ -57,7 +57,6 @@ PUBLIC_OPT: Final = "public"
     summary="Health check",
     description="200 when OpenSearch answers, 503 when it does not. Never needs credentials.",
     tags=["Health"],
-    opt={PUBLIC_OPT: True},
     responses={
         503: ResponseSpec(
             data_container=Health, description="OpenSearch unreachable", generate_examples=False
@@ -170,7 +169,8 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         await log_store.close()
 
     return Litestar(
-        route_handlers=[api, health],
+        # In a public router, so that its OPTIONS handler is public too.
+        route_handlers=[api, Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True})],
         dependencies={
             "store": Provide(provide_store),
             "access": Provide(provide_access),
