@@ -88,7 +88,7 @@ class TokenHash(msgspec.Struct, frozen=True):
 
 
 def _digest(salt: bytes, token: bytes) -> bytes:
-    return hmac.new(salt, token, hashlib.sha256).digest()
+    return hmac.digest(salt, token, "sha256")
 
 
 def _b64(data: bytes) -> str:
