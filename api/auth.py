@@ -98,6 +98,8 @@ class Authenticator:
             address = ipaddress.ip_address(peer)
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:10.0.0.5 on a dual-stack socket
         return any(address in network for network in self.proxies)
 
     def _identity(

@@ -173,7 +173,7 @@ def _proxied(tmp_path: Path) -> Authenticator:
 def test_a_trusted_proxy_forwards_an_identity(tmp_path: Path) -> None:
     auth = _proxied(tmp_path)
     headers = {"x-forwarded-user": "alice@example.com"}
-    for peer in ("10.1.2.3", "192.168.1.5"):
+    for peer in ("10.1.2.3", "192.168.1.5", "::ffff:10.1.2.3"):
         alice = auth.authenticate(headers, peer)
         assert (alice.kind, alice.name, alice.role) == ("identity", "alice@example.com", "read")
         assert alice.scope.params == {"user_ids": "alice"}
