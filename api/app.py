@@ -35,7 +35,7 @@ from api.freshness import (
     parse_progress,
 )
 from api.routes import ROUTES
-from api.routes.common import JSON, PROVIDE_QUERY, QUERY
+from api.routes.common import JSON, PROVIDE_QUERY, PUBLIC_OPT, QUERY, ROLE_OPT
 from api.routes.logs import misrouted_log
 from api.server import oversize
 from api.settings import ApiSettings
@@ -47,9 +47,6 @@ DOCS_PATH: Final = "/docs"
 OPENAPI_JSON: Final = f"{DOCS_PATH}/openapi.json"
 #: Where the guard records the caller's :class:`Access` in the ASGI scope.
 ACCESS_KEY: Final = "heimdall.access"
-#: ``opt`` keys of a route: the role it needs, or that it needs no credentials at all.
-ROLE_OPT: Final = "role"
-PUBLIC_OPT: Final = "public"
 
 
 @get(

@@ -23,7 +23,7 @@ from api.deletion import (
 from api.dropped import DroppedResponse, build_dropped, parse_dropped, parse_dropped_response
 from api.freshness import Freshness, FreshnessCache
 from api.parsing import Raw, collect
-from api.routes.common import error_responses, json_response, ok, param
+from api.routes.common import ROLE_OPT, error_responses, json_response, ok, param
 from api.store import LogStore
 from api.tokens import Access
 from shared.errors import StoreUnavailable
@@ -43,7 +43,7 @@ log = logging.getLogger("api")
     ),
     operation_id="getDroppedRequests",
     tags=["Logging"],
-    opt={"role": "admin"},
+    opt={ROLE_OPT: "admin"},
     responses={**ok(DroppedResponse), **error_responses(400, 401, 403, 500, 503)},
 )
 async def dropped(
@@ -100,7 +100,7 @@ async def freshness(freshness: NamedDependency[FreshnessCache]) -> Response[byte
     operation_id="deleteLogs",
     tags=["Logging"],
     status_code=200,
-    opt={"role": "delete"},
+    opt={ROLE_OPT: "delete"},
     responses={**ok(DeleteResult), **error_responses(400, 401, 403, 500, 503)},
 )
 async def delete_logs(

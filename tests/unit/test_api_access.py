@@ -14,8 +14,9 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute, WebSocketRoute
 from litestar.testing import TestClient
 
-from api.app import PUBLIC_OPT, ROLE_OPT, create_app
+from api.app import create_app
 from api.auth import Authenticator, Forbidden, Unauthorized, env_token_name, require_role
+from api.routes.common import PUBLIC_OPT, ROLE_OPT
 from api.settings import ApiSettings
 from api.tokens import ROLES, Access, allows, hash_token
 from shared.errors import ConfigError
