@@ -21,12 +21,14 @@ from urllib.parse import quote
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
+from opensearchpy import AsyncOpenSearch
 
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import hash_token
 from shared.index import ensure_index
 from shared.opensearch import make_client
+from shared.ops_index import audit_index
 from tests.conftest import Services
 from tests.integration.api_seed import load
 from tests.support.scope_seed import OUTSIDE_MARKERS, seed_logs
@@ -205,6 +207,16 @@ async def test_list(api: Api) -> None:
     assert body["total"] == body["stats"]["total_requests"] == len(api.inside)
     assert sorted(log["id"] for log in body["logs"]) == sorted(d["id"] for d in api.inside)
     # Filtering on outside values finds nothing (and no "has_logs" from outside either).
+    # Paging with the cursor stays inside the scope.
+    seen: list[str] = []
+    params = {"limit": "7"}
+    while True:
+        page = await api.json(READER, "/api/logs", params)
+        seen += [log["id"] for log in page["logs"]]
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": "7", "cursor": page["next_cursor"]}
+    assert sorted(seen) == sorted(d["id"] for d in api.inside)
     nothing = await api.json(READER, "/api/logs", {"providers": "anthropic,bedrock"})
     assert (nothing["total"], nothing["logs"]) == (0, [])
     assert nothing["has_logs"] is True  # the inside logs exist
@@ -345,7 +357,9 @@ async def _delete(api: Api, token: str, params: dict[str, str], body: Any = None
     )
 
 
-async def test_delete_by_ids_and_by_filter(fresh: Api) -> None:
+async def test_delete_by_ids_and_by_filter(
+    fresh: Api, opensearch: AsyncOpenSearch, unique_name: str
+) -> None:
     api = fresh
     both = {"ids": ["in-001", "out-001"]}
     refused = await _delete(api, READER, {}, both)
@@ -373,3 +387,10 @@ async def test_delete_by_ids_and_by_filter(fresh: Api) -> None:
     left = await api.json(ADMIN, "/api/logs", {"limit": "1000"})
     assert left["total"] == len(api.docs) - len(api.inside)
     assert all(log["virtual_key_id"] == "vk-out" for log in left["logs"])
+
+    # The audit names the token and records the query as sent: the scope included.
+    audit = await opensearch.search(index=audit_index(unique_name), body={"size": 10})
+    records = [hit["_source"] for hit in audit["hits"]["hits"]]
+    assert len(records) == 3
+    assert {r["principal"] for r in records} == {"token:deleter"}
+    assert all('"virtual_key_id":["vk-in"]' in r["query"] for r in records)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.__main__ import main as api_main
 from api.token_cli import main as token_cli
 from api.tokens import (
     HASH_SCHEME,
@@ -241,3 +242,16 @@ def test_the_cli_refuses_what_the_file_would(args: list[str], message: str) -> N
     assert token_cli(["create", *args], out, err) == 2
     assert message in err.getvalue()
     assert out.getvalue() == ""
+
+
+def test_python_m_api_refuses_to_start_with_a_broken_tokens_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "tokens.toml"
+    _write(path, _token("search", scope="team_idz=search"), 1)
+    monkeypatch.setenv("HEIMDALL_API_TOKENS_FILE", str(path))
+    assert api_main([]) == 2
+    assert capsys.readouterr().err == (
+        f"error: tokens file {path}: token 'search': scope parameter 'team_idz': unknown query "
+        "parameter 'team_idz'; see /docs for the supported parameters\n"
+    )
