@@ -11,7 +11,10 @@ dependency and the log store as ``store``: a view limited to the caller's scope
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, Final, cast
 
@@ -43,6 +46,7 @@ from api.store import LogStore
 from api.tokens import Access
 from shared.ops_index import progress_index
 
+log = logging.getLogger("api")
 DOCS_PATH: Final = "/docs"
 OPENAPI_JSON: Final = f"{DOCS_PATH}/openapi.json"
 #: Where the guard records the caller's :class:`Access` in the ASGI scope.
@@ -108,6 +112,15 @@ def store_for(scope: Mapping[str, Any], store: LogStore) -> LogStore:
     return store if access is None else store.scoped(access.scope)
 
 
+def watch_sighup(callback: Callable[[], None]) -> None:
+    """Call ``callback`` on SIGHUP, where the running loop can take signals (the server's
+    main thread; not on Windows, nor in a test client's thread)."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, callback)
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError):
+        log.info("SIGHUP is not watched here; the tokens file is still checked for changes")
+
+
 def create_app(settings: ApiSettings | None = None, store: LogStore | None = None) -> Litestar:
     """Build the app. ``store`` defaults to a :class:`LogStore` over ``settings``."""
     settings = settings if settings is not None else ApiSettings()
@@ -165,6 +178,10 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
     async def close_store() -> None:
         await log_store.close()
 
+    async def reread_tokens_on_sighup() -> None:
+        if authenticator.file is not None:
+            watch_sighup(authenticator.file.check_soon)
+
     return Litestar(
         # In a public router, so that its OPTIONS handler is public too.
         route_handlers=[api, Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True})],
@@ -178,6 +195,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=before_request,
         after_request=_errors_are_json,
+        on_startup=[reread_tokens_on_sighup],
         on_shutdown=[close_store],
         openapi_config=OpenAPIConfig(
             title="Heimdall log search API",

@@ -50,7 +50,10 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
         float,
         msgspec.Meta(
             gt=0,
-            description="Seconds between checks of whether the tokens file changed.",
+            description=(
+                "Seconds between checks of whether the tokens file changed (SIGHUP makes the "
+                "next request re-read it at once)."
+            ),
         ),
     ] = 5.0
     api_trusted_proxies: Annotated[

@@ -236,8 +236,9 @@ def _signature(path: str) -> _Signature | None:
 
 class TokenFile:
     """The tokens file, loaded at start-up (a broken file stops it) and re-read when it
-    changes: its mtime, size and inode are checked at most every ``interval`` seconds. A
-    file that became broken (or vanished) keeps the last good set and logs the error once."""
+    changes: its mtime, size and inode are checked at most every ``interval`` seconds, or
+    at the next request after :meth:`check_soon` (SIGHUP). A file that became broken (or
+    vanished) keeps the last good set and logs the error once."""
 
     def __init__(
         self, path: str, interval: float, clock: Callable[[], float] = time.monotonic
@@ -255,6 +256,12 @@ class TokenFile:
             self._checked = now
             self._reload()
         return self.table
+
+    def check_soon(self) -> None:
+        """Check the file at the next :meth:`current`, whatever the interval (and even if
+        its signature looks unchanged)."""
+        self._checked = float("-inf")
+        self._seen = None
 
     def _reload(self) -> None:
         signature = _signature(self.path)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from api.__main__ import main as api_main
+from api.app import watch_sighup
 from api.token_cli import main as token_cli
 from api.tokens import (
     HASH_SCHEME,
@@ -255,3 +258,30 @@ def test_python_m_api_refuses_to_start_with_a_broken_tokens_file(
         f"error: tokens file {path}: token 'search': scope parameter 'team_idz': unknown query "
         "parameter 'team_idz'; see /docs for the supported parameters\n"
     )
+
+
+def test_check_soon_rereads_at_the_next_request(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.toml"
+    _write(path, _token("old", token="old-token"), 1_000_000_000)
+    tokens = TokenFile(str(path), interval=3600, clock=_Clock())
+    _write(path, _token("new", token="new-token"), 1_000_000_000)  # same mtime
+    assert find_token("new-token", tokens.current().tokens) is None
+    tokens.check_soon()
+    assert find_token("new-token", tokens.current().tokens) is not None
+
+
+async def test_sighup_asks_for_a_check() -> None:
+    called: list[bool] = []
+    watch_sighup(lambda: called.append(True))
+    loop = asyncio.get_running_loop()
+    try:
+        # Only signal once the handler is in place (the default action would end pytest).
+        assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            if called:
+                break
+            await asyncio.sleep(0.01)
+        assert called == [True]
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
