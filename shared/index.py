@@ -13,6 +13,11 @@ Stored document = the ``LogEntry`` fields as ingested, plus fields Heimdall deri
   that credit a log to each of its owners (doc values are sorted, so the arrays lose the pairing);
 - ``merge_versions``: per-field version used by the order-independent merge (not indexed).
 
+Stored alongside the ``LogEntry`` fields (kept on read, served by the API):
+
+- ``redaction``: the redaction mode the worker applied to the log's payloads and content
+  (``mask`` or ``hash``, see :mod:`ingest.redact`); absent: not redacted (``off``).
+
 The mapping is ``dynamic: strict``: no payload key can ever create a field. Everything that is
 only returned (histories, outputs, raw bodies, usage details) is stored in ``_source`` with
 indexing disabled.
@@ -38,6 +43,7 @@ COMPLETION_TOKENS: Final = "completion_tokens"
 CACHED_READ_TOKENS: Final = "cached_read_tokens"
 CACHE_HIT_TYPE: Final = "cache_hit_type"
 MERGE_VERSIONS: Final = "merge_versions"
+REDACTION: Final = "redaction"
 #: Derived owner field -> the (id, name, ids, names) fields it pairs.
 OWNER_FIELDS: Final[dict[str, tuple[str, str, str, str]]] = {
     "team_owners": ("team_id", "team_name", "team_ids", "team_names"),
@@ -126,6 +132,7 @@ def mapping() -> dict[str, Any]:
     for owners in OWNER_FIELDS:
         properties[owners] = _KEYWORD
     properties[MERGE_VERSIONS] = _STORED_ONLY
+    properties[REDACTION] = _KEYWORD
     return {"dynamic": "strict", "properties": properties}
 
 

@@ -7,6 +7,7 @@ import msgspec
 from ingest.backfill import rewrites
 from ingest.decode import decode_event
 from ingest.merge import merge, to_source
+from ingest.redact import Redactor
 from ingest.store import StoredSource
 
 EVENT = (
@@ -33,3 +34,16 @@ def test_an_older_document_gains_the_derived_fields_and_keeps_its_bytes() -> Non
     assert (action.op, action.id, action.if_seq_no, action.if_primary_term) == ("index", "a", 7, 2)
     assert action.source == current
     assert b'"cost":1e-7' in action.source
+
+
+def test_with_redaction_a_clear_document_is_redacted_once() -> None:
+    event = (
+        b'{"id":"a","status":"success",'
+        b'"input_history":[{"role":"user","content":"mail jane@example.com"}]}'
+    )
+    stored = to_source(merge(None, decode_event(event, timestamp_ms=1, max_bytes=1 << 20)))
+    redactor = Redactor("mask")
+    [action] = rewrites([StoredSource("a", stored, 7, 2)], redactor)
+    assert b"jane@example.com" not in action.source
+    assert b'"redaction":"mask"' in action.source
+    assert rewrites([StoredSource("a", action.source, 8, 2)], redactor) == []
