@@ -43,7 +43,7 @@ STAGE_START: Final = 0
 STAGE_FINISH: Final = 1
 STAGE_CORRECTION: Final = 2
 
-_NULL: Final = b"null"
+_NULL: Final = msgspec.Raw(b"null")
 #: OpenSearch refuses longer document ids.
 MAX_ID_BYTES: Final = 512
 #: What ``date_nanos`` can hold.
@@ -213,7 +213,7 @@ def _decode(value: bytes, timestamp_ms: int) -> LogEvent:
     fields = {
         name: raw
         for name, raw in _FIELDS_DECODER.decode(_ENCODER.encode(entry)).items()
-        if bytes(raw) != _NULL
+        if raw != _NULL
     }
     del fields["id"]
     check_payloads(fields, path)
