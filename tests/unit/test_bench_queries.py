@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -117,7 +118,7 @@ def test_bifrost_dashboard_queries_run_and_agree(sqlite_logs: sqlite3.Connection
         if log.final["status"] in ("success", "error", "cancelled")
     ]
 
-    def rows(statements: list[str]) -> list[tuple[object, ...]]:
+    def rows(statements: list[str]) -> list[tuple[Any, ...]]:
         return [r for sql in statements for r in sqlite_logs.execute(sql).fetchall()]
 
     assert bd.bucket_seconds(s) == 86_400  # 30 days: daily buckets, as Bifrost's table says
