@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from api.aggs import breakdowns
+from api.aggs import histograms as h
+from api.aggs.buckets import Plan, plan
+from api.filters import LogFilter, parse_filters
 from api.params import parse_params
 from api.query import build_search
+from bench import bifrost_dashboards as bd
 from bench.bifrost_sql import (
     Dialect,
     Search,
@@ -43,10 +48,16 @@ class QueryClass:
     body: dict[str, Any] | None = None
     #: Walk to ``search.offset`` with cursors first and send the last cursor.
     cursor: bool = False
+    #: The OpenSearch request of an endpoint other than the list, from its params.
+    body_of: Callable[[dict[str, str]], dict[str, Any]] | None = None
+    #: False where the API sends several requests (no one "direct" equivalent).
+    has_direct: bool = True
 
     def direct_body(self, params: dict[str, str]) -> dict[str, Any]:
         if self.body is not None:
             return self.body
+        if self.body_of is not None:
+            return self.body_of(params)
         return build_search(parse_params({k: [v] for k, v in params.items()}))
 
 
@@ -115,6 +126,99 @@ _STATS_AGGS = {
 }
 
 
+def _histogram(build: Callable[[LogFilter, Plan], dict[str, Any]]) -> Callable[..., Any]:
+    def body(params: dict[str, str]) -> dict[str, Any]:
+        f = parse_filters({k: [v] for k, v in params.items()})
+        return build(f, plan(f))
+
+    return body
+
+
+def _by_provider(metric: Any) -> Callable[[LogFilter, Plan], dict[str, Any]]:
+    def build(f: LogFilter, p: Plan) -> dict[str, Any]:
+        return breakdowns.build_breakdown(f, p, metric, "provider")
+
+    return build
+
+
+def _dashboards() -> list[QueryClass]:
+    """The dashboard endpoints over 7 days (daily buckets), through the API."""
+    week = _time_params(WEEK)
+    search = Search(start=WEEK[0], end=WEEK[1])
+    histograms: list[tuple[str, str, Any, Callable[..., Any]]] = [
+        ("requests", "", bd.requests_histogram, h.build_histogram),
+        ("tokens", "/tokens", bd.tokens_histogram, h.build_token_histogram),
+        ("cost by model", "/cost", bd.cost_histogram, h.build_cost_histogram),
+        ("requests by model", "/models", bd.model_histogram, h.build_model_histogram),
+        ("latency percentiles", "/latency", bd.latency_histogram, h.build_latency_histogram),
+    ]
+    out = [
+        QueryClass(
+            f"histogram: {label}, 7 days",
+            search,
+            sql=sql,
+            path=f"/api/logs/histogram{path}",
+            params=week,
+            body_of=_histogram(build),
+        )
+        for label, path, sql, build in histograms
+    ]
+    for label, kind, sql, metric in (
+        ("cost", "cost", bd.cost_by_provider, breakdowns.COST),
+        ("tokens", "tokens", bd.tokens_by_provider, breakdowns.TOKENS),
+        ("latency percentiles", "latency", bd.latency_by_provider, breakdowns.LATENCY),
+    ):
+        out.append(
+            QueryClass(
+                f"histogram: {label} by provider, 7 days",
+                search,
+                sql=sql,
+                path=f"/api/logs/histogram/{kind}/by-provider",
+                params=week,
+                body_of=_histogram(_by_provider(metric)),
+            )
+        )
+    month = bd.month_before(END)
+    out += [
+        QueryClass(
+            "stats endpoint, 7 days",
+            search,
+            sql=stats_statements,
+            path="/api/logs/stats",
+            params=week,
+            has_direct=False,
+        ),
+        QueryClass(
+            "model rankings, 7 days (with trends)",
+            search,
+            sql=bd.model_rankings,
+            path="/api/logs/rankings",
+            params=week,
+            has_direct=False,
+        ),
+        QueryClass(
+            "virtual key rankings, 7 days (with trends)",
+            search,
+            sql=bd.virtual_key_rankings,
+            path="/api/logs/rankings/by-dimension",
+            params={"dimension": "virtual_key", **week},
+            has_direct=False,
+        ),
+        QueryClass(
+            "filterdata: models, selected and virtual keys, 30 days",
+            month,
+            sql=bd.filterdata,
+            path="/api/logs/filterdata",
+            params={
+                "dimensions": "models,selected_keys,virtual_keys",
+                **_time_params((month.start, month.end)),
+            },
+            has_direct=False,
+        ),
+    ]
+    return out
+
+
 def classes() -> list[QueryClass]:
     week = _time_params(WEEK)
     two = ("openai", "anthropic")
@@ -141,7 +245,7 @@ def classes() -> list[QueryClass]:
         ),
         QueryClass("limit=1000", Search(limit=1000), params={"limit": "1000"}),
         QueryClass(
-            "stats, 7 days + a provider (OpenSearch aggregation, no endpoint yet)",
+            "stats, 7 days + a provider (the aggregation, sent directly)",
             Search(providers=("openai",), start=WEEK[0], end=WEEK[1]),
             sql=stats_statements,
             path=None,
@@ -153,7 +257,7 @@ def classes() -> list[QueryClass]:
             },
         ),
         QueryClass(
-            "hourly histogram over 24 h (OpenSearch aggregation, no endpoint yet)",
+            "hourly histogram over 24 h (the aggregation, sent directly)",
             Search(start=DAY[0], end=DAY[1]),
             sql=histogram_statements,
             path=None,
@@ -175,4 +279,5 @@ def classes() -> list[QueryClass]:
                 },
             },
         ),
+        *_dashboards(),
     ]

@@ -14,7 +14,8 @@ For every size:
 3. End to end: starts the worker (``python -m ingest``, its own process) and times from its
    partition assignment (``/health`` says ``ok``) until every offset is committed (decode,
    merge, ``_bulk``, reads after 409s, commit). Then reads its per-stage times from
-   ``/metrics`` and its peak RSS from ``/proc``.
+   ``/metrics``, and its peak RSS and the CPU time it used meanwhile from ``/proc``: on
+   this 2-core machine every CPU second the worker spends is taken from OpenSearch.
 4. Prints a table of both rates and their ratio, deletes its topics and indices.
 
 Stages overlap (the next batch is polled and decoded while one is written), so their sums
@@ -94,15 +95,18 @@ class Result(msgspec.Struct, kw_only=True):
     stages: dict[str, tuple[float, int]]
     written: int
     worker_peak_kib: int
+    worker_cpu_seconds: float
 
     @property
     def ratio(self) -> float:
         return self.plain_seconds / self.e2e_seconds
 
 
-async def end_to_end(settings: WorkerSettings, total: int, **env: str) -> tuple[float, str, int]:
-    """Seconds from assignment to the last commit, the worker's /metrics, its peak RSS
-    (``env``: more ``HEIMDALL_*`` variables for the worker)."""
+async def end_to_end(
+    settings: WorkerSettings, total: int, **env: str
+) -> tuple[float, str, int, float]:
+    """Seconds from assignment to the last commit, the worker's /metrics, its peak RSS and
+    the CPU seconds it used meanwhile (``env``: more ``HEIMDALL_*`` variables for the worker)."""
     worker = worker_process(
         settings,
         HEIMDALL_MAX_BATCH=str(settings.max_batch),
@@ -113,15 +117,15 @@ async def end_to_end(settings: WorkerSettings, total: int, **env: str) -> tuple[
     await admin.start()
     try:
         await assigned(worker)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), worker.cpu()
         while await committed_total(admin, settings.consumer_group) < total:
             if worker.proc.poll() is not None:
                 raise RuntimeError(f"worker exited:\n{worker.log_tail()}")
             await asyncio.sleep(0.02)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, worker.cpu() - cpu
         _, metrics = await asyncio.to_thread(http_get, worker.url + "/metrics")
         peak = worker.memory()["VmHWM"]
-        return seconds, metrics.decode(), peak
+        return seconds, metrics.decode(), peak, cpu
     finally:
         await admin.close()
         worker.stop()
@@ -193,7 +197,7 @@ async def measure(
         await produce(base.kafka_bootstrap, name, records)
         # The baseline runs before and after the worker (other load on the machine varies).
         before = await plain_bulk(plain[0], sources, bulk_docs)
-        e2e_seconds, metrics, peak = await end_to_end(e2e, len(records))
+        e2e_seconds, metrics, peak, cpu = await end_to_end(e2e, len(records))
         after = await plain_bulk(plain[1], sources, bulk_docs)
         plain_seconds = (before + after) / 2
         for settings in (e2e, *plain):
@@ -208,6 +212,7 @@ async def measure(
         stages=stage_seconds(metrics),
         written=int(counter(metrics, "heimdall_ingest_indexed")),
         worker_peak_kib=peak,
+        worker_cpu_seconds=cpu,
     )
 
 
@@ -216,15 +221,16 @@ def table(results: list[Result], batch: int, bulk_docs: int) -> str:
         f"worker: max_batch {batch} records per poll; plain: {bulk_docs} documents per _bulk",
         "",
         "| event size | events | logs | plain _bulk docs/s | end to end docs/s | events/s "
-        "| ratio | writes per log | worker peak RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| ratio | writes per log | worker peak RSS | worker CPU per event |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lines.append(
             f"| {r.label} ({r.event_bytes:,.0f} B) | {r.events:,} | {r.docs:,} "
             f"| {r.docs / r.plain_seconds:,.0f} | {r.docs / r.e2e_seconds:,.0f} "
             f"| {r.events / r.e2e_seconds:,.0f} | **{r.ratio:.2f}x** | {r.written / r.docs:.2f} "
-            f"| {r.worker_peak_kib / 1024:.0f} MB |"
+            f"| {r.worker_peak_kib / 1024:.0f} MB "
+            f"| {r.worker_cpu_seconds * 1e6 / r.events:,.0f} µs |"
         )
     lines += [
         "",

@@ -136,12 +136,13 @@ def _requests(
             await heimdall.get(path, params)
 
         out[HEIMDALL] = api
-    body = qc.direct_body(params)
+    if qc.has_direct:
+        body = qc.direct_body(params)
 
-    async def direct() -> None:
-        await heimdall.search(body)
+        async def direct() -> None:
+            await heimdall.search(body)
 
-    out[DIRECT] = direct
+        out[DIRECT] = direct
     for anchor in anchors:
         statements = qc.sql(anchor.dialect, qc.search)
 
@@ -206,7 +207,7 @@ def table(results: Results, anchors: list[str]) -> str:
     for name, by_target in results.items():
         main = by_target.get(HEIMDALL) or by_target[DIRECT]
         cells = [name, by_target[HEIMDALL].cell() if HEIMDALL in by_target else "(direct)"]
-        cells.append(by_target[DIRECT].cell())
+        cells.append(by_target[DIRECT].cell() if DIRECT in by_target else "(several requests)")
         cells += [by_target[a].cell() for a in anchors]
         sql = [by_target[a] for a in anchors if a in ("postgres", "sqlite")]
         cells.append(_ratio(main, sql))

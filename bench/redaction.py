@@ -139,7 +139,7 @@ async def e2e_rates(
             await create_topics(base.kafka_bootstrap, [name, f"{name}.dlq"])
             await produce(base.kafka_bootstrap, name, records)
             env = {"HEIMDALL_REDACTION": mode, "HEIMDALL_REDACTION_KEY": KEY}
-            seconds, _, _ = await end_to_end(settings, len(records), **env)
+            seconds, _, _, _ = await end_to_end(settings, len(records), **env)
             assert await count(settings) > 0
         rates.setdefault(mode, []).append(len(records) / seconds)
         print(f"{mode}: {len(records) / seconds:,.0f} events/s end to end", file=sys.stderr)

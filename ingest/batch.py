@@ -35,10 +35,14 @@ class Decoded(msgspec.Struct):
 
 
 def decode_batch(
-    records: Iterable[Record], max_bytes: int, by_topic: Mapping[str, Decoder] | None = None
+    records: Iterable[Record],
+    max_bytes: int,
+    by_topic: Mapping[str, Decoder] | None = None,
+    into: Decoded | None = None,
 ) -> Decoded:
-    """Decode with each topic's decoder (default: Bifrost ``LogEntry`` events)."""
-    decoded = Decoded(events={}, records={}, dead=[])
+    """Decode with each topic's decoder (default: Bifrost ``LogEntry`` events), adding to
+    ``into`` if given (so a batch can be decoded a slice at a time)."""
+    decoded = into if into is not None else Decoded(events={}, records={}, dead=[])
     for record in records:
         decode = by_topic.get(record.topic, decode_log_entry) if by_topic else decode_log_entry
         try:

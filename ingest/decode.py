@@ -43,7 +43,9 @@ STAGE_START: Final = 0
 STAGE_FINISH: Final = 1
 STAGE_CORRECTION: Final = 2
 
-_NULL: Final = b"null"
+_NULL: Final = msgspec.Raw(b"null")
+#: In an encoded entry, what any null value starts with (also found inside some strings).
+_NULL_VALUE: Final = b":null"
 #: OpenSearch refuses longer document ids.
 MAX_ID_BYTES: Final = 512
 #: What ``date_nanos`` can hold.
@@ -210,11 +212,10 @@ def _decode(value: bytes, timestamp_ms: int) -> LogEvent:
     entry.created_at = _storable_time(entry.created_at, f"{path}.created_at")
 
     derive.validate(entry, path)
-    fields = {
-        name: raw
-        for name, raw in _FIELDS_DECODER.decode(_ENCODER.encode(entry)).items()
-        if bytes(raw) != _NULL
-    }
+    encoded = _ENCODER.encode(entry)
+    fields = _FIELDS_DECODER.decode(encoded)
+    if _NULL_VALUE in encoded:  # only payloads can be null here (None scalars are omitted)
+        fields = {name: raw for name, raw in fields.items() if raw != _NULL}
     del fields["id"]
     check_payloads(fields, path)
     return LogEvent(

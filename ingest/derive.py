@@ -243,7 +243,11 @@ def metadata_value(value: Any) -> str | None:
     numbers and booleans as their JSON text; null, objects and arrays are not filterable."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | float):
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)  # what ``json.dumps`` writes, without its call
+    if isinstance(value, float):
         return json.dumps(value)
     return None
 
@@ -268,23 +272,20 @@ def owner_pairs(fields: Mapping[str, msgspec.Raw], derived: str) -> list[str]:
     """``name<US>id`` per owner: the scalar pair and the arrays (paired by position), one
     entry per non-empty id with the greatest name it is given (empty when none)."""
     id_field, name_field, ids_field, names_field = OWNER_FIELDS[derived]
-
-    def text(name: str) -> str | None:
-        raw = fields.get(name)
-        return _TEXT.decode(raw) if raw is not None else None
-
-    def texts(name: str) -> list[str]:
-        raw = fields.get(name)
-        return (_TEXTS.decode(raw) if raw is not None else None) or []
-
     found: dict[str, str] = {}
-    ident = text(id_field)
+    raw = fields.get(id_field)
+    ident = _TEXT.decode(raw) if raw is not None else None
     if ident:
-        found[ident] = text(name_field) or ""
-    names = texts(names_field)
-    for k, ident in enumerate(texts(ids_field)):
-        if ident:
-            found[ident] = max(found.get(ident, ""), names[k] if k < len(names) else "")
+        raw = fields.get(name_field)
+        found[ident] = (_TEXT.decode(raw) if raw is not None else None) or ""
+    raw = fields.get(ids_field)
+    ids = (_TEXTS.decode(raw) if raw is not None else None) or ()
+    if ids:
+        raw = fields.get(names_field)
+        names = (_TEXTS.decode(raw) if raw is not None else None) or []
+        for k, ident in enumerate(ids):
+            if ident:
+                found[ident] = max(found.get(ident, ""), names[k] if k < len(names) else "")
     return sorted(f"{name}{METADATA_SEPARATOR}{ident}" for ident, name in found.items())
 
 

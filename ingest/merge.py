@@ -74,9 +74,26 @@ def merge(state: LogState | None, event: LogEvent) -> LogState:
 
 
 def merge_all(state: LogState | None, events: Iterable[LogEvent]) -> LogState | None:
+    """:func:`merge` of every event in turn, copying the state's dictionaries once."""
+    fields: dict[str, msgspec.Raw] | None = None
+    versions: dict[str, str] = {}
+    doc_id = ""
     for event in events:
-        state = merge(state, event)
-    return state
+        if fields is None:
+            if state is None:
+                doc_id, fields = event.id, dict(event.fields)
+                versions = dict.fromkeys(event.fields, event.version)
+                continue
+            doc_id, fields, versions = state.id, dict(state.fields), dict(state.versions)
+        version = event.version
+        for name, raw in event.fields.items():
+            current = versions.get(name)
+            if current is None or version > current:
+                fields[name] = raw
+                versions[name] = version
+    if fields is None:
+        return state
+    return LogState(id=doc_id, fields=fields, versions=versions)
 
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -85,6 +102,8 @@ _VERSIONS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 _SKIP_ON_READ: Final = frozenset({"id", *DERIVED_FIELDS})
 #: The fields of a state written to ``_source``, in order: the log's, then the redaction mode.
 _STORED: Final = (*LOG_FIELDS, REDACTION)
+#: A field's position in :data:`_STORED`: the order of a stored document's fields.
+_SCHEMA_ORDER: Final = {name: position for position, name in enumerate(_STORED)}
 
 
 def to_source(state: LogState) -> bytes:
@@ -92,8 +111,10 @@ def to_source(state: LogState) -> bytes:
 
     Canonical: the same state always gives the same bytes, whatever order its events came in.
     """
+    fields = state.fields
     document: dict[str, object] = {"id": state.id}
-    document.update((name, state.fields[name]) for name in _STORED if name in state.fields)
+    for name in sorted(fields, key=_SCHEMA_ORDER.__getitem__):
+        document[name] = fields[name]
     document.update(derived_fields(state.fields))
     document[MERGE_VERSIONS] = dict(sorted(state.versions.items()))
     return _ENCODER.encode(document)

@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from ingest.batch import Batch, backoff_delay, decode_batch, next_offsets
+from ingest.batch import Batch, Decoded, backoff_delay, decode_batch, next_offsets
 from ingest.cache import WriteCache
 from ingest.dead_letters import DeadLetter, send_dead_letters
 from ingest.dropped import dropped_documents
@@ -63,6 +63,8 @@ T = TypeVar("T")
 
 #: Records of the first poll, before their size is known (see ``Worker._max_records``).
 _FIRST_POLL: Final = 64
+#: Records decoded between two yields to the event loop (see ``Worker._decode``).
+_DECODE_SLICE: Final = 100
 
 
 class _Abandoned(Exception):
@@ -166,8 +168,8 @@ class Worker:
                 records = await self._retrying("poll", self._poll)
                 if not records:
                     continue
-                batch = self._decode(records)
-                self._held = batch
+                batch = self._held = Batch(records, Decoded(events={}, records={}, dead=[]))
+                await self._decode(batch)
                 if writing is not None and self._writing is not None:
                     self.writer.plan_early(batch, self._writing)
                 if writing is not None:
@@ -206,13 +208,22 @@ class Worker:
             return min(s.max_batch, _FIRST_POLL)
         return max(1, min(s.max_batch, int(s.max_batch_bytes / self._record_bytes)))
 
-    def _decode(self, records: dict[TP, list[Record]]) -> Batch:
-        started = time.perf_counter()
-        flat = [record for part in records.values() for record in part]
+    async def _decode(self, batch: Batch) -> None:
+        """Decode the batch's records a slice at a time, yielding to the event loop in
+        between: the write in flight sends its ``_bulk`` and reads its answer meanwhile (a
+        poll that finds records already fetched returns without yielding, so without this
+        the write would not even start before the whole batch is decoded)."""
+        flat = [record for part in batch.records.values() for record in part]
         self.metrics.consumed.inc(len(flat))
-        batch = Batch(records, decode_batch(flat, self.settings.max_event_bytes, self.decoders))
-        self.metrics.stage("decode", time.perf_counter() - started)
-        return batch
+        busy = 0.0
+        for start in range(0, len(flat), _DECODE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            started = time.perf_counter()
+            part = flat[start : start + _DECODE_SLICE]
+            decode_batch(part, self.settings.max_event_bytes, self.decoders, into=batch.decoded)
+            busy += time.perf_counter() - started
+        self.metrics.stage("decode", busy)
 
     async def _shutdown(self) -> None:
         await self.progress.close()

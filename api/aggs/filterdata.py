@@ -9,6 +9,7 @@ of matching logs (any status) carrying the value. Without ``start_time``, ``end_
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any, Final
 
@@ -94,15 +95,19 @@ def _pair_agg(owner: Owner, q: str | None) -> dict[str, Any]:
     if owner.owners is not None:  # name<US>id: a non-empty name (containing q), any id
         name = ci_substring_regex(q, anything=_NAME_CHAR) if q else f"{_NAME_CHAR[:-1]}+"
         return {"terms": {"field": owner.owners, "include": f"{name}{SEPARATOR}.+", **terms}}
+    # Names, then the ids of each: the first DIMENSION_LIMIT (name, id) pairs lie within
+    # the first DIMENSION_LIMIT names. Two ``terms`` on global ordinals are about 3x faster
+    # than one ``multi_terms`` (measured on 100,000 logs).
     named = {"regexp": {owner.name: {"value": _include(q)}}}
     return {
         "filter": {"bool": {"filter": [{"regexp": {owner.id: {"value": ".+"}}}, named]}},
-        "aggs": {
-            "pairs": {
-                "multi_terms": {"terms": [{"field": owner.name}, {"field": owner.id}], **terms}
-            }
-        },
+        "aggs": {"names": {"terms": {"field": owner.name, **terms}, "aggs": _ids_agg(owner)}},
     }
+
+
+def _ids_agg(owner: Owner) -> dict[str, Any]:
+    ids = {"field": owner.id, "size": DIMENSION_LIMIT, "order": {"_key": "asc"}}
+    return {"ids": {"terms": ids}}
 
 
 def build_filterdata(query: FilterDataQuery) -> dict[str, Any]:
@@ -184,12 +189,28 @@ class _Terms(msgspec.Struct):
     buckets: list[_Bucket] = msgspec.field(default_factory=list)
 
 
+class _Named(msgspec.Struct):
+    key: str
+    ids: _Terms
+
+
+class _Names(msgspec.Struct):
+    buckets: list[_Named] = msgspec.field(default_factory=list)
+
+
 class _Agg(msgspec.Struct):
     buckets: list[_Bucket] | None = None
-    pairs: _Terms | None = None
+    names: _Names | None = None
 
     def all_buckets(self) -> list[_Bucket]:
-        return self.pairs.buckets if self.pairs is not None else self.buckets or []
+        if self.names is None:
+            return self.buckets or []
+        pairs = (
+            _Bucket(key=[named.key, str(b.key)], doc_count=b.doc_count)
+            for named in self.names.buckets
+            for b in named.ids.buckets
+        )
+        return list(itertools.islice(pairs, DIMENSION_LIMIT))
 
 
 class _Response(msgspec.Struct):

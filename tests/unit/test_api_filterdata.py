@@ -10,6 +10,7 @@ import pytest
 from api.aggs.filterdata import (
     ALL_DIMENSIONS,
     CUTOFF_NS,
+    DIMENSION_LIMIT,
     MAX_Q,
     METADATA_VALUES_PER_KEY,
     build_filterdata,
@@ -81,7 +82,15 @@ def test_answer_keeps_bifrost_shapes_and_adds_counts() -> None:
         {
             "aggregations": {
                 "models": buckets(("a", 3), ("b", 1)),
-                "users": {"doc_count": 4, "pairs": buckets((["Ann", "u1"], 4))},
+                "users": {
+                    "doc_count": 5,
+                    "names": {
+                        "buckets": [
+                            {"key": "Ann", "doc_count": 4, "ids": buckets(("u1", 3), ("u2", 1))},
+                            {"key": "Bob", "doc_count": 1, "ids": buckets(("u0", 1))},
+                        ]
+                    },
+                },
                 "teams": buckets((f"One{SEPARATOR}t1", 2), (f"{SEPARATOR}t9", 1)),
                 "metadata_keys": buckets((f"a{SEPARATOR}x", 2), *many),
                 "apps": buckets(),
@@ -91,7 +100,11 @@ def test_answer_keeps_bifrost_shapes_and_adds_counts() -> None:
     body = msgspec.json.decode(msgspec.json.encode(parse_filterdata(q, raw)))
     assert body["models"] == ["a", "b"]
     assert body["counts"]["models"] == {"a": 3, "b": 1}
-    assert body["users"] == [{"id": "u1", "name": "Ann", "count": 4}]
+    assert body["users"] == [
+        {"id": "u1", "name": "Ann", "count": 3},
+        {"id": "u2", "name": "Ann", "count": 1},
+        {"id": "u0", "name": "Bob", "count": 1},
+    ]
     assert body["teams"] == [{"id": "t1", "name": "One", "count": 2}]
     assert list(body["metadata_keys"]) == ["a", "env"]
     assert len(body["metadata_keys"]["env"]) == METADATA_VALUES_PER_KEY
@@ -99,3 +112,24 @@ def test_answer_keeps_bifrost_shapes_and_adds_counts() -> None:
     assert body["apps"] == []
     assert body["counts"]["apps"] == {}
     assert "virtual_keys" not in body
+
+
+def test_pairs_are_the_first_names_then_ids_up_to_the_limit() -> None:
+    q = parse_filterdata_query({"dimensions": ["virtual_keys"]})
+    names = build_filterdata(q)["aggs"]["virtual_keys"]["aggs"]["names"]
+    assert names["terms"]["field"] == "virtual_key_name"
+    assert names["terms"]["order"] == {"_key": "asc"}
+    assert names["aggs"]["ids"]["terms"]["field"] == "virtual_key_id"
+    named = [
+        {"key": f"n{n:04d}", "doc_count": 2, "ids": buckets((f"a{n}", 1), (f"b{n}", 1))}
+        for n in range(DIMENSION_LIMIT)
+    ]
+    raw = msgspec.json.encode({"aggregations": {"virtual_keys": {"names": {"buckets": named}}}})
+    pairs = parse_filterdata(q, raw).virtual_keys
+    assert isinstance(pairs, list)
+    assert len(pairs) == DIMENSION_LIMIT
+    assert [(p.name, p.id) for p in pairs[:3]] == [
+        ("n0000", "a0"),
+        ("n0000", "b0"),
+        ("n0001", "a1"),
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 import pytest
 
+from bench import bifrost_dashboards as bd
 from bench.bifrost_sql import (
     Search,
     content_summary,
@@ -104,4 +106,43 @@ def test_every_class_has_sql_for_every_store() -> None:
     for qc in classes():
         for dialect in ("postgres", "sqlite", "clickhouse"):
             assert qc.sql(dialect, qc.search)
-        assert qc.direct_body(qc.params)["query"]
+        if qc.has_direct:
+            assert qc.direct_body(qc.params)["query"]
+
+
+def test_bifrost_dashboard_queries_run_and_agree(sqlite_logs: sqlite3.Connection) -> None:
+    s = Search(start=START, end=END)
+    terminal = [
+        log.final
+        for log in generate(300)
+        if log.final["status"] in ("success", "error", "cancelled")
+    ]
+
+    def rows(statements: list[str]) -> list[tuple[Any, ...]]:
+        return [r for sql in statements for r in sqlite_logs.execute(sql).fetchall()]
+
+    assert bd.bucket_seconds(s) == 86_400  # 30 days: daily buckets, as Bifrost's table says
+    assert bd.bucket_seconds(Search(start=END - timedelta(days=1), end=END)) == 3_600
+    tokens = sum(log.get("token_usage", {}).get("total_tokens", 0) for log in terminal)
+    assert sum(int(r[3]) for r in rows(bd.tokens_histogram("sqlite", s))) == tokens
+    by_provider = rows(bd.tokens_by_provider("sqlite", s))
+    assert sum(int(r[4]) for r in by_provider) == tokens
+    cost = sum(log.get("cost", 0) for log in terminal if log.get("cost", 0) > 0)
+    assert sum(float(r[2]) for r in rows(bd.cost_histogram("sqlite", s))) == pytest.approx(cost)
+    assert sum(float(r[2]) for r in rows(bd.cost_by_provider("sqlite", s))) == pytest.approx(cost)
+    assert sum(int(r[2]) for r in rows(bd.model_histogram("sqlite", s))) == len(terminal)
+    assert len(rows(bd.requests_histogram("sqlite", s))) <= 31
+    with_latency = [log for log in terminal if log.get("latency") is not None]
+    assert len(rows(bd.latency_histogram("sqlite", s))) == len(with_latency)
+    assert len(rows(bd.latency_by_provider("sqlite", s))) == len(with_latency)
+    current, previous = (sqlite_logs.execute(q).fetchall() for q in bd.model_rankings("sqlite", s))
+    assert sum(int(r[3]) for r in current) == len(terminal)
+    assert previous == []  # the corpus starts with the window
+    keys = rows(bd.virtual_key_rankings("sqlite", s)[:1])
+    assert sum(int(r[2]) for r in keys) == sum(1 for log in terminal if log.get("virtual_key_id"))
+    models, selected, virtual = (
+        sqlite_logs.execute(q).fetchall() for q in bd.filterdata("sqlite", bd.month_before(END))
+    )
+    assert [m for (m,) in models] == sorted({log.final["model"] for log in generate(300)})
+    assert selected
+    assert virtual

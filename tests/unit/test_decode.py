@@ -38,6 +38,20 @@ def test_bare_log_entry() -> None:
     assert event.version.startswith(f"{STAGE_START}:0000000000000005:")
 
 
+def test_null_payloads_are_dropped_and_nulls_inside_values_kept() -> None:
+    event = decode_event(
+        b'{"id":"a","token_usage":null,"params":{"stop":null},"model":"x:null",'
+        b'"raw_request":null,"metadata":{"k":"v"}}',
+        timestamp_ms=5,
+        max_bytes=MAX,
+    )
+    assert {k: bytes(v) for k, v in event.fields.items()} == {
+        "model": b'"x:null"',
+        "params": b'{"stop":null}',
+        "metadata": b'{"k":"v"}',
+    }
+
+
 def test_envelope() -> None:
     payload = {"id": "a", "status": "success", "raw_response": '{"choices":[]}'}
     value = json.dumps({"type": "log", "operation": "update", "payload": payload}).encode()

@@ -708,3 +708,45 @@ async def test_the_batch_waited_for_on_revoke_leaves_no_cache_entry_of_the_parti
     assert consumer.commits == [{TP(TOPIC, 0): 1}]  # committed before the revoke returned
     assert worker.cache.get("a") is None
     await asyncio.wait_for(task, 10)
+
+
+class BufferedConsumer(FakeConsumer):
+    """aiokafka's ``getmany`` returns records it already fetched without yielding."""
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[TP, list[Record]]:
+        if self.batches:
+            self.asked.append(max_records)
+            return self.batches.pop(0)
+        return await super().getmany(timeout_ms=timeout_ms, max_records=max_records)
+
+
+async def test_a_write_starts_while_the_next_batch_is_still_being_decoded() -> None:
+    store = FakeStore()
+    many = [rec(1, n, b'{"id":"x%d","status":"processing"}' % n) for n in range(250)]
+    batches: list[dict[TP, list[Record]]] = [
+        {TP(TOPIC, 0): [rec(0, 0, GOOD_A)]},
+        {TP(TOPIC, 1): many},
+    ]
+    holder: list[Worker] = []
+    consumer = BufferedConsumer(batches, lambda: holder[0])
+    worker = Worker(
+        settings(),
+        store=cast(Store, store),
+        consumer=cast(Consumer, consumer),
+        producer=cast(Producer, FakeProducer()),
+    )
+    holder.append(worker)
+    decoded_at_first_write: list[int] = []
+
+    async def note() -> None:
+        if store.writes == 0:
+            held = worker._held
+            decoded_at_first_write.append(len(held.decoded.events) if held else -1)
+
+    store.on_write = note
+    await asyncio.wait_for(worker.run(), 10)
+    # The first write was sent after the first slice of the next batch, not after all of it.
+    assert decoded_at_first_write
+    assert 0 < decoded_at_first_write[0] < len(many)
+    assert len(store.docs) == 1 + len(many)
+    assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 1): len(many)}]

@@ -135,6 +135,20 @@ def test_redelivery_changes_nothing() -> None:
     assert merge_all(once, (finish, create, finish)) == once
 
 
+def test_merge_all_is_merge_applied_in_turn_and_leaves_its_input_alone() -> None:
+    create, finish, fix = event(CREATE, at=1), event(FINISH, at=2), event(CORRECTION, at=3)
+    stored = merge(None, create)
+    before = (dict(stored.fields), dict(stored.versions))
+    merged = merge_all(stored, (fix, finish, create))
+    assert merged == merge(merge(merge(stored, fix), finish), create)
+    assert (stored.fields, stored.versions) == before
+    assert merge_all(stored, ()) is stored
+    assert merge_all(None, ()) is None
+    first = merge_all(None, (finish,))
+    assert first is not None
+    assert first.fields is not finish.fields
+
+
 def test_source_round_trip() -> None:
     state = merge_all(None, (event(CREATE, at=1), event(FINISH, at=2)))
     assert state is not None
