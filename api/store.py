@@ -23,6 +23,7 @@ from api.query import (
     MgetFailed,
     Page,
     SearchResponse,
+    alias_indices,
     build_get,
     build_mget,
     build_search,
@@ -188,13 +189,14 @@ class LogStore:
         return page
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
-        """One log by id, realtime (``_mget`` through the alias: visible as soon as the
-        worker's write returned, before any refresh). If the alias spans several indices
-        (during a reindex), a search finds it instead, once refreshed."""
+        """One log by id, realtime: the alias's indices (its partitions) are listed, then
+        one ``_mget`` asks each of them for the id, so the log is visible as soon as the
+        worker's write returned, before any refresh. Should that fail, a search finds it
+        instead, once refreshed."""
         try:
-            text = await self._call(
-                "get", self.client.mget(index=self.alias, body=build_mget(log_id))
-            )
+            listing = await self._call("get", self.client.indices.get_alias(name=self.alias))
+            body = build_mget(log_id, alias_indices(_raw(listing)))
+            text = await self._call("get", self.client.mget(body=body))
         except NotFoundError:  # no index yet
             return None
         try:

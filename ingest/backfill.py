@@ -52,6 +52,7 @@ def rewrites(docs: Iterable[StoredSource]) -> list[Action]:
                     source=current,
                     if_seq_no=doc.seq_no,
                     if_primary_term=doc.primary_term,
+                    index=doc.index,
                 )
             )
     return actions

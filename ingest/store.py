@@ -13,7 +13,7 @@ classified into :mod:`shared.errors` so the worker decides on ``retriable``/``de
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import msgspec
@@ -26,7 +26,7 @@ from ingest.dropped import create_body
 from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
-from shared.index import ensure_index
+from shared.index import ensure_index, ensure_partitions, versioned_index
 from shared.opensearch import RawResponses, make_client
 from shared.ops_index import (
     DROPPED_MAPPING,
@@ -35,6 +35,7 @@ from shared.ops_index import (
     ensure_side_index,
     progress_index,
 )
+from shared.partitions import directory_index
 from shared.settings import OpenSearchSettings
 
 
@@ -44,6 +45,7 @@ class StoreFailure(HeimdallError):
 
 class _MgetDoc(msgspec.Struct):
     id: str = msgspec.field(name="_id")
+    index: str = msgspec.field(name="_index", default="")
     found: bool = False
     seq_no: int | None = msgspec.field(name="_seq_no", default=None)
     primary_term: int | None = msgspec.field(name="_primary_term", default=None)
@@ -53,6 +55,20 @@ class _MgetDoc(msgspec.Struct):
 
 class _Mget(msgspec.Struct):
     docs: list[_MgetDoc]
+
+
+class _Home(msgspec.Struct):
+    partition: str
+
+
+class _HomeDoc(msgspec.Struct):
+    id: str = msgspec.field(name="_id")
+    found: bool = False
+    source: _Home | None = msgspec.field(name="_source", default=None)
+
+
+class _Homes(msgspec.Struct):
+    docs: list[_HomeDoc]
 
 
 class _ItemError(msgspec.Struct):
@@ -75,6 +91,7 @@ class _Bulk(msgspec.Struct):
 
 class _ScanHit(msgspec.Struct):
     id: str = msgspec.field(name="_id")
+    index: str = msgspec.field(name="_index", default="")
     seq_no: int = msgspec.field(name="_seq_no", default=-1)
     primary_term: int = msgspec.field(name="_primary_term", default=-1)
     source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
@@ -95,9 +112,11 @@ class StoredSource(msgspec.Struct, frozen=True):
     source: bytes
     seq_no: int
     primary_term: int
+    index: str = ""
 
 
 _MGET: Final = msgspec.json.Decoder(_Mget)
+_HOMES: Final = msgspec.json.Decoder(_Homes)
 _SCAN: Final = msgspec.json.Decoder(_Scan)
 _BULK: Final = msgspec.json.Decoder(_Bulk)
 _ENCODER: Final = msgspec.json.Encoder()
@@ -136,6 +155,10 @@ class Store:
         self.settings = settings
         self.alias = settings.index_alias
         self._client = client or make_client(settings, serializer=RawResponses())
+        #: The alias's write index: the single index of releases before partitions.
+        self.base = versioned_index(self.alias)
+        #: Whether :attr:`base` holds logs (then ids are looked up there first).
+        self.legacy = False
 
     async def close(self) -> None:
         await self._client.close()
@@ -151,6 +174,15 @@ class Store:
                 replicas=replicas,
                 refresh_interval=refresh_interval,
             )
+            await ensure_partitions(
+                client,
+                self.alias,
+                shards=shards,
+                replicas=replicas,
+                refresh_interval=refresh_interval,
+            )
+            self.base = index
+            self.legacy = int((await client.count(index=index))["count"]) > 0
             await ensure_side_index(client, dropped_index(self.alias), DROPPED_MAPPING)
             await ensure_side_index(client, progress_index(self.alias), PROGRESS_MAPPING)
             return index
@@ -197,15 +229,23 @@ class Store:
         """Upsert the per-partition progress documents (``ingest.progress.progress_body``)."""
         await self._side_bulk(progress_index(self.alias), body, conflict_ok=False)
 
-    async def fetch(self, ids: Iterable[str]) -> dict[str, Stored]:
-        """The stored documents of ``ids`` (absent ids are left out): one ``_mget``."""
+    async def fetch(
+        self, ids: Iterable[str], homes: Mapping[str, str] | None = None
+    ) -> dict[str, Stored]:
+        """The stored documents of ``ids`` (absent ids are left out): one realtime ``_mget``,
+        each id read in its home partition (``homes``; absent or "": the write index). A
+        partition that no longer exists (deleted by retention) holds nothing."""
         wanted = list(ids)
         if not wanted:
             return {}
-        body = _ENCODER.encode({"ids": wanted})
+        where = homes or {}
+        docs = [{"_index": where.get(i) or self.base, "_id": i} for i in wanted]
+        body = _ENCODER.encode({"docs": docs})
         response = _MGET.decode(await self._request("_mget", "_mget", body, _HEADERS))
         found: dict[str, Stored] = {}
         for doc in response.docs:
+            if doc.error and b"index_not_found_exception" in bytes(doc.error):
+                continue
             if doc.error:
                 raise StoreUnavailable(
                     f"{_where('_mget', self.alias)}: {doc.id}: {bytes(doc.error).decode()}"
@@ -215,8 +255,43 @@ class Store:
                     state=from_source(doc.id, doc.source),
                     seq_no=doc.seq_no,
                     primary_term=doc.primary_term,
+                    index=doc.index,
                 )
         return found
+
+    async def claim(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        """Every id's home partition key: ``wanted[id]`` if this call is the first to claim
+        the id (``create`` in the directory), else the key its first claimer recorded."""
+        if not wanted:
+            return {}
+        directory = directory_index(self.alias)
+        parts: list[bytes] = []
+        for doc_id, key in wanted.items():
+            parts.append(_ENCODER.encode({"create": {"_id": doc_id}}))
+            parts.append(_ENCODER.encode({"partition": key}))
+        parts.append(b"")
+        text = await self._request("claim", "_bulk", b"\n".join(parts), _NDJSON, directory)
+        homes: dict[str, str] = {}
+        taken: list[str] = []
+        for entry in _BULK.decode(text).items:
+            for item in entry.values():
+                if 200 <= item.status < 300:
+                    homes[item.id] = wanted[item.id]
+                elif item.status == 409:
+                    taken.append(item.id)
+                elif item.status == 429 or item.status >= 500:
+                    raise StoreUnavailable(f"{_where('claim', directory)}: {_describe(item)}")
+                else:
+                    raise StoreFailure(f"{_where('claim', directory)}: {_describe(item)}")
+        if taken:
+            body = _ENCODER.encode({"ids": taken})
+            found = _HOMES.decode(await self._request("claim", "_mget", body, _HEADERS, directory))
+            for doc in found.docs:
+                if not doc.found or doc.source is None:
+                    # Deleted between the two requests (only a test does that): claim again.
+                    raise StoreUnavailable(f"{_where('claim', directory)}: {doc.id} vanished")
+                homes[doc.id] = doc.source.partition
+        return homes
 
     async def scan(self, after: str | None, size: int) -> list[StoredSource]:
         """The next ``size`` documents in id order after the id ``after`` (None: the first),
@@ -236,6 +311,7 @@ class Store:
                 source=bytes(hit.source),
                 seq_no=hit.seq_no,
                 primary_term=hit.primary_term,
+                index=hit.index,
             )
             for hit in _SCAN.decode(text).hits.hits
         ]

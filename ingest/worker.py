@@ -52,6 +52,7 @@ from ingest.health import HealthServer
 from ingest.kafka import TP, CommitRefused, Consumer, KafkaFailure, Producer, Record, where
 from ingest.metrics import Metrics
 from ingest.progress import Progress
+from ingest.router import Router
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from ingest.writer import BatchWriter
@@ -87,7 +88,14 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.progress = Progress(self.store.write_progress, settings.consumer_group)
         self.cache = WriteCache(settings.write_cache_bytes)
-        self.writer = BatchWriter(self.store, self.cache, self.metrics, self.consumer.assignment)
+        router = Router(
+            self.store,
+            partition_days=settings.partition_days,
+            retention_days=settings.retention_days,
+        )
+        self.writer = BatchWriter(
+            self.store, self.cache, self.metrics, self.consumer.assignment, router
+        )
         #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
         self._record_bytes = 0.0
         #: Offsets this worker committed (next offset to read), per partition.

@@ -25,6 +25,7 @@ from typing import Any, Final
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import RequestError
 
+from shared.partitions import DIRECTORY_MAPPING, directory_index, template_body, template_name
 from shared.schema import LOG_FIELDS
 
 #: Bump when the mapping changes; a new index ``<alias>-v<N>`` is created and filled by reindexing.
@@ -209,3 +210,33 @@ async def ensure_index(
         if exc.error != "resource_already_exists_exception":
             raise
     return name
+
+
+async def ensure_partitions(
+    client: AsyncOpenSearch,
+    alias: str,
+    *,
+    shards: int = 1,
+    replicas: int = 0,
+    refresh_interval: str = "1s",
+) -> None:
+    """Put the index template of ``alias``'s time partitions (:mod:`shared.partitions`) and
+    create its id directory unless present. Idempotent; the template's settings apply to
+    partitions created from then on (an existing partition keeps its own)."""
+    settings = index_settings(shards=shards, replicas=replicas, refresh_interval=refresh_interval)
+    body = template_body(alias, MAPPING_VERSION, settings, mapping())
+    await client.transport.perform_request(
+        "PUT", f"/_index_template/{template_name(alias, MAPPING_VERSION)}", body=body
+    )
+    directory = directory_index(alias)
+    if await client.indices.exists(index=directory):
+        return
+    settings["index"].pop("sort")
+    settings["index"].pop("max_result_window")
+    try:
+        await client.indices.create(
+            index=directory, body={"settings": settings, "mappings": DIRECTORY_MAPPING}
+        )
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise

@@ -135,6 +135,16 @@ class FakeStore:
         #: What ``commits`` of the consumer held when dead letters were recorded.
         self.commits_at_record: list[int] = []
         self.consumer: FakeConsumer | None = None
+        self.alias = "logs"
+        self.base = "logs-v1"
+        self.legacy = False
+        #: The id directory: id -> home partition key (``create`` semantics).
+        self.homes: dict[str, str] = {}
+
+    async def claim(self, wanted: dict[str, str]) -> dict[str, str]:
+        for doc_id, key in wanted.items():
+            self.homes.setdefault(doc_id, key)
+        return {doc_id: self.homes[doc_id] for doc_id in wanted}
 
     async def ensure_index(self, **_: object) -> str:
         return "logs-v1"
@@ -142,7 +152,7 @@ class FakeStore:
     async def close(self) -> None:
         pass
 
-    async def fetch(self, ids: object) -> dict[str, Stored]:
+    async def fetch(self, ids: object, homes: object = None) -> dict[str, Stored]:
         self.fetches += 1
         return {
             i: Stored(state=from_source(i, src), seq_no=seq, primary_term=1)
@@ -666,7 +676,8 @@ async def test_ids_the_batch_in_flight_does_not_touch_are_planned_during_its_wri
     release.set()
     await asyncio.wait_for(task, 10)
 
-    assert early == [["b"]]  # "a" waits for the write in flight
+    # "a" waits for the write in flight; "b" is new: its home partition is claimed first.
+    assert early == [[]]
     assert b'"status":"success"' in store.docs["a"][0]
     assert "b" in store.docs
     assert store.fetches == 0
