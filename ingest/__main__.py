@@ -33,6 +33,10 @@ commands:
   init-index  create the index and its alias if missing, then exit
   backfill    after an upgrade: rewrite older logs with the current derived fields (token
               counts, cache hit type, owners), safely while ingesting; then exit
+  lifecycle   run retention and content retention once (if no other runner holds the
+              lease; workers also run it every HEIMDALL_LIFECYCLE_INTERVAL_SECONDS)
+  ism-policy  print the retention as an Index State Management policy (JSON), for
+              clusters with the ISM plugin
 """
 
 
@@ -80,7 +84,33 @@ async def _backfill(settings: WorkerSettings) -> None:
     log.info("backfill done", extra=msgspec.structs.asdict(progress))
 
 
-_COMMANDS = {"run": _run, "init-index": _init_index, "backfill": _backfill}
+async def _lifecycle(settings: WorkerSettings) -> None:
+    from ingest.schedule import run_lifecycle
+
+    await _init_index(settings)
+    report = await run_lifecycle(settings)
+    log.info("lifecycle done", extra=msgspec.structs.asdict(report))
+
+
+async def _ism_policy(settings: WorkerSettings) -> None:
+    from ingest.lifecycle import ism_policy
+
+    policy = ism_policy(
+        alias=settings.index_alias,
+        partition_days=settings.partition_days,
+        retention_days=settings.retention_days,
+        content_retention_days=settings.content_retention_days,
+    )
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(policy)).decode() + "\n")
+
+
+_COMMANDS = {
+    "run": _run,
+    "init-index": _init_index,
+    "backfill": _backfill,
+    "lifecycle": _lifecycle,
+    "ism-policy": _ism_policy,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

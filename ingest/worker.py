@@ -53,6 +53,7 @@ from ingest.kafka import TP, CommitRefused, Consumer, KafkaFailure, Producer, Re
 from ingest.metrics import Metrics
 from ingest.progress import Progress
 from ingest.router import Router
+from ingest.schedule import LifecycleSchedule
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from ingest.writer import BatchWriter
@@ -110,6 +111,7 @@ class Worker:
         self._writing: Batch | None = None
         self._held: Batch | None = None
         self._http = HealthServer(self.health, self.metrics.render, log)
+        self.lifecycle = LifecycleSchedule(settings)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class Worker:
                 ),
             )
             log.info("index ready", extra={"alias": s.index_alias, "index": index})
+            self.lifecycle.start()
             await self._retrying("start dead-letter producer", self.producer.start)
             await self._retrying(
                 "join consumer group",
@@ -223,6 +226,7 @@ class Worker:
         return batch
 
     async def _shutdown(self) -> None:
+        await self.lifecycle.stop()
         await self.progress.close()
         for name, closer in (
             ("consumer", self.consumer.stop),
