@@ -18,22 +18,9 @@ from typing import Any, Final
 
 from opensearchpy import AsyncOpenSearch, ConflictError, NotFoundError, TransportError
 
-from shared.ops_index import ensure_side_index
+from shared.ops_index import LIFECYCLE_MAPPING, ensure_side_index, lifecycle_index
 
-_MILLIS: Final = {"type": "date", "format": "epoch_millis"}
 _READ_ATTEMPTS: Final = 25
-LIFECYCLE_MAPPING: Final[dict[str, Any]] = {
-    "dynamic": "strict",
-    "properties": {
-        "holder": {"type": "keyword"},
-        "expires_at": _MILLIS,
-        "stripped": {"type": "keyword"},
-    },
-}
-
-
-def lifecycle_index(alias: str) -> str:
-    return f"{alias}-lifecycle"
 
 
 class LeaseLost(Exception):

@@ -22,8 +22,10 @@ where they are.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Final
 
 import msgspec
 
@@ -31,10 +33,12 @@ from ingest.decode import EXPIRED, LogEvent
 from ingest.plan import Stored
 from ingest.store import Store
 from shared.errors import DocumentRejected
-from shared.index import MAPPING_VERSION
 from shared.partitions import day_of_timestamp, is_expired, key_of_day, key_of_ms, partition_index
 
 _STRING = msgspec.json.Decoder(str)
+#: Seconds between two reads of the version pointer; a migration waits longer than this
+#: (plus a request timeout) after moving it, before its last pass.
+VERSION_TTL: Final = 1.0
 
 
 def record_ms(event: LogEvent) -> int:
@@ -76,6 +80,20 @@ class Router:
         self.store = store
         self.days = partition_days
         self.retention_days = retention_days
+        self._checked = -VERSION_TTL
+
+    async def refresh(self) -> bool:
+        """Follow the mapping version pointer (:mod:`ingest.migrate`), read at most once per
+        :data:`VERSION_TTL` seconds; True if the version written changed."""
+        now = time.monotonic()
+        if now - self._checked < VERSION_TTL:
+            return False
+        self._checked = now
+        version = await self.store.read_version()
+        if version == self.store.version:
+            return False
+        self.store.use_version(version)
+        return True
 
     async def homes(self, events: Mapping[str, Sequence[LogEvent]], today: date) -> Homes:
         """The home of every id of ``events``: a legacy document where it is, else the
@@ -96,5 +114,5 @@ class Router:
                     EXPIRED, f"its partition {key} is past retention ({self.retention_days} days)"
                 )
             else:
-                result.indices[doc_id] = partition_index(alias, key, MAPPING_VERSION)
+                result.indices[doc_id] = partition_index(alias, key, self.store.version)
         return result

@@ -172,6 +172,15 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             "take it over (a runner that died holds it at most this long).",
         ),
     ] = 900.0
+    migrate_grace_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="python -m ingest migrate: after moving the writes to the next mapping "
+            "version, wait this long (longer than a bulk request can be in flight) before "
+            "the last pass over the previous version.",
+        ),
+    ] = 30.0
     log_level: Annotated[
         LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR (any case).")
     ] = "INFO"

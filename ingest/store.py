@@ -19,20 +19,21 @@ from typing import Final
 import msgspec
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ingest.decode import REJECTED
 from ingest.dropped import create_body
 from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
-from shared.index import ensure_index, ensure_partitions, versioned_index
+from shared.index import MAPPING_VERSION, ensure_index, ensure_partitions, versioned_index
 from shared.opensearch import RawResponses, make_client
 from shared.ops_index import (
     DROPPED_MAPPING,
     PROGRESS_MAPPING,
     dropped_index,
     ensure_side_index,
+    lifecycle_index,
     progress_index,
 )
 from shared.partitions import directory_index
@@ -115,6 +116,16 @@ class StoredSource(msgspec.Struct, frozen=True):
     index: str = ""
 
 
+class _Version(msgspec.Struct):
+    version: int
+
+
+class _VersionDoc(msgspec.Struct):
+    found: bool = False
+    source: _Version | None = msgspec.field(name="_source", default=None)
+
+
+_VERSION: Final = msgspec.json.Decoder(_VersionDoc)
 _MGET: Final = msgspec.json.Decoder(_Mget)
 _HOMES: Final = msgspec.json.Decoder(_Homes)
 _SCAN: Final = msgspec.json.Decoder(_Scan)
@@ -159,6 +170,9 @@ class Store:
         self.base = versioned_index(self.alias)
         #: Whether :attr:`base` holds logs (then ids are looked up there first).
         self.legacy = False
+        #: The mapping version written (``<alias>-v<version>-<key>``): the version pointer of
+        #: ``<alias>-lifecycle`` once a migration set it (:meth:`read_version`).
+        self.version = MAPPING_VERSION
 
     async def close(self) -> None:
         await self._client.close()
@@ -174,15 +188,19 @@ class Store:
                 replicas=replicas,
                 refresh_interval=refresh_interval,
             )
+            self.base = index
+            self.legacy = int((await client.count(index=index))["count"]) > 0
+            version = await self.read_version()
+            if version != self.version:
+                self.use_version(version)
             await ensure_partitions(
                 client,
                 self.alias,
                 shards=shards,
                 replicas=replicas,
                 refresh_interval=refresh_interval,
+                version=self.version,
             )
-            self.base = index
-            self.legacy = int((await client.count(index=index))["count"]) > 0
             await ensure_side_index(client, dropped_index(self.alias), DROPPED_MAPPING)
             await ensure_side_index(client, progress_index(self.alias), PROGRESS_MAPPING)
             return index
@@ -259,6 +277,25 @@ class Store:
                 )
         return found
 
+    async def read_version(self) -> int:
+        """The mapping version to write: the pointer a migration leaves in
+        ``<alias>-lifecycle`` (document ``version``), else :data:`MAPPING_VERSION`."""
+        path = f"/{lifecycle_index(self.alias)}/_doc/version"
+        try:
+            text = await self._client.transport.perform_request("GET", path)
+        except NotFoundError:
+            return MAPPING_VERSION
+        except TransportError as exc:
+            raise _classify(exc, _where("version", self.alias)) from exc
+        found = _VERSION.decode(text)
+        return found.source.version if found.found and found.source else MAPPING_VERSION
+
+    def use_version(self, version: int) -> None:
+        """Write ``version`` from now on (its write index is ``<alias>-v<version>``)."""
+        self.version = version
+        self.base = versioned_index(self.alias, version)
+        self.legacy = False
+
     async def claim(self, wanted: Mapping[str, str]) -> dict[str, str]:
         """Every id's home partition key: ``wanted[id]`` if this call is the first to claim
         the id (``create`` in the directory), else the key its first claimer recorded."""
@@ -293,9 +330,12 @@ class Store:
                 homes[doc.id] = doc.source.partition
         return homes
 
-    async def scan(self, after: str | None, size: int) -> list[StoredSource]:
+    async def scan(
+        self, after: str | None, size: int, indices: Sequence[str] = ()
+    ) -> list[StoredSource]:
         """The next ``size`` documents in id order after the id ``after`` (None: the first),
-        each with its stored bytes and concurrency token."""
+        each with its stored bytes, index and concurrency token; through the alias, or in
+        ``indices``."""
         body: dict[str, object] = {
             "size": size,
             "sort": [{"id": "asc"}],
@@ -304,7 +344,8 @@ class Store:
         }
         if after is not None:
             body["search_after"] = [after]
-        text = await self._request("scan", "_search", _ENCODER.encode(body), _HEADERS)
+        where = ",".join(indices) if indices else None
+        text = await self._request("scan", "_search", _ENCODER.encode(body), _HEADERS, where)
         return [
             StoredSource(
                 id=hit.id,

@@ -74,6 +74,12 @@ class BatchWriter:
         The first round plans from the write cache, taking uncached ids as new (``create``
         in their home partition); every later round reads the ids refused with 409 from
         OpenSearch, where they live."""
+        if await self.router.refresh():
+            # A migration moved the writes to the next mapping version: what this worker
+            # remembers (and planned early) names the previous version's indices.
+            log.info("writing mapping version %d", self.store.version)
+            self.cache.clear()
+            batch.early = None
         events = batch.decoded.events
         pending = events
         rejected: dict[str, DocumentRejected] = {}

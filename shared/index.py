@@ -20,6 +20,7 @@ indexing disabled.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from opensearchpy import AsyncOpenSearch
@@ -154,6 +155,12 @@ def index_settings(
     }
 
 
+def _version_of(index: str) -> int:
+    """The mapping version in an index name (``<alias>-v<N>`` or a partition of it)."""
+    match = re.search(r"-v(\d+)(?:-\d{4}\.\d{2}\.\d{2})?$", index)
+    return int(match.group(1)) if match else 0
+
+
 def versioned_index(alias: str, version: int = MAPPING_VERSION) -> str:
     return f"{alias}-v{version}"
 
@@ -195,7 +202,7 @@ async def ensure_index(
         for index, body in found.items():
             if body["aliases"][alias].get("is_write_index", len(found) == 1):
                 return str(index)
-        return str(max(found, key=lambda index: int(index.rsplit("-v", 1)[-1] or 0)))
+        return str(max(found, key=_version_of))
     name = versioned_index(alias)
     body = {
         "settings": index_settings(
@@ -219,14 +226,15 @@ async def ensure_partitions(
     shards: int = 1,
     replicas: int = 0,
     refresh_interval: str = "1s",
+    version: int = MAPPING_VERSION,
 ) -> None:
     """Put the index template of ``alias``'s time partitions (:mod:`shared.partitions`) and
     create its id directory unless present. Idempotent; the template's settings apply to
     partitions created from then on (an existing partition keeps its own)."""
     settings = index_settings(shards=shards, replicas=replicas, refresh_interval=refresh_interval)
-    body = template_body(alias, MAPPING_VERSION, settings, mapping())
+    body = template_body(alias, version, settings, mapping())
     await client.transport.perform_request(
-        "PUT", f"/_index_template/{template_name(alias, MAPPING_VERSION)}", body=body
+        "PUT", f"/_index_template/{template_name(alias, version)}", body=body
     )
     directory = directory_index(alias)
     if await client.indices.exists(index=directory):

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from opensearchpy import AsyncOpenSearch
 
-from ingest.lease import Lease, LeaseLost, lifecycle_index
+from ingest.lease import Lease, LeaseLost
 from ingest.lifecycle import CONTENT_FIELDS
 from ingest.merge import merge_all, to_source
 from ingest.samples import sample_records
@@ -19,6 +19,7 @@ from ingest.schedule import run_lifecycle
 from ingest.store import Store
 from ingest.worker import Worker
 from shared.index import MAPPING_VERSION
+from shared.ops_index import lifecycle_index
 from shared.partitions import directory_index, key_of_day, partition_index
 from tests.conftest import Services
 from tests.support.ingest import create_topics, events_of, eventually, running, worker_settings

@@ -138,8 +138,15 @@ class FakeStore:
         self.alias = "logs"
         self.base = "logs-v1"
         self.legacy = False
+        self.version = 1
         #: The id directory: id -> home partition key (``create`` semantics).
         self.homes: dict[str, str] = {}
+
+    async def read_version(self) -> int:
+        return self.version
+
+    def use_version(self, version: int) -> None:
+        self.version = version
 
     async def claim(self, wanted: dict[str, str]) -> dict[str, str]:
         for doc_id, key in wanted.items():

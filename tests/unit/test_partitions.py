@@ -163,3 +163,22 @@ def test_the_ism_policy_deletes_after_retention() -> None:
     assert policy["policy"]["ism_template"][0]["index_patterns"] == ["logs-v1-*"]
     keep = ism_policy(alias="logs", partition_days=1, retention_days=0, content_retention_days=0)
     assert len(keep["policy"]["states"]) == 1
+
+
+def test_joining_two_stored_states_holds_every_event_of_both() -> None:
+    from ingest.merge import join, merge_all
+
+    events = [
+        event({"id": "a", "status": "processing", "model": "m"}, "2026-11-25T00:00:00+00:00"),
+        event({"id": "a", "status": "success", "cost": 1.0}, "2026-11-25T00:00:01+00:00"),
+        event({"id": "a", "cost": 2.0}, "2026-11-25T00:01:00+00:00"),
+    ]
+    whole = merge_all(None, events)
+    first = merge_all(None, events[:2])
+    last = merge_all(None, events[1:])
+    assert whole is not None
+    assert first is not None
+    assert last is not None
+    assert join(first, last) == whole
+    assert join(last, first) == whole
+    assert join(whole, first) == whole  # idempotent: copying again changes nothing
