@@ -189,12 +189,12 @@ class LogStore:
         return page
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
-        """One log by id, realtime: the alias's indices (its partitions) are listed, then
-        one ``_mget`` asks each of them for the id, so the log is visible as soon as the
-        worker's write returned, before any refresh. Should that fail, a search finds it
-        instead, once refreshed."""
+        """One log by id, realtime: the alias's indices (its partitions) are listed
+        (``GET /<alias>/_alias``; an index of that name lists itself), then one ``_mget``
+        asks each of them for the id, so the log is visible as soon as the worker's write
+        returned, before any refresh. Should that fail, a search finds it, once refreshed."""
         try:
-            listing = await self._call("get", self.client.indices.get_alias(name=self.alias))
+            listing = await self._call("get", self.client.indices.get_alias(index=self.alias))
             body = build_mget(log_id, alias_indices(_raw(listing)))
             text = await self._call("get", self.client.mget(body=body))
         except NotFoundError:  # no index yet

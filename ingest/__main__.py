@@ -68,6 +68,7 @@ async def _init_index(settings: WorkerSettings) -> None:
             shards=settings.index_shards,
             replicas=settings.index_replicas,
             refresh_interval=settings.index_refresh_interval,
+            partition_days=settings.partition_days,
         )
     finally:
         await store.close()

@@ -28,7 +28,8 @@ import msgspec
 from opensearchpy import AsyncOpenSearch, NotFoundError
 
 from ingest.lease import Lease
-from shared.index import MAPPING_VERSION, SEARCH_TEXT
+from shared.index import MAPPING_VERSION, SEARCH_TEXT, ensure_current_partitions
+from shared.ops_index import lifecycle_index
 from shared.partitions import cutoff_key, directory_index, parse_partition, partition_pattern
 from shared.schema import HEAVY_FIELDS
 
@@ -136,6 +137,10 @@ class Lifecycle:
                 stripped=await self.lease.stripped(),
             )
             report = Report(ran=True)
+            # Tomorrow's partition exists before midnight (workers may run for days).
+            await ensure_current_partitions(
+                self.client, self.alias, await self._version(), self.partition_days
+            )
             for index in todo.delete:
                 await self.lease.renew()
                 await self.client.indices.delete(index=index, ignore_unavailable=True)
@@ -152,6 +157,14 @@ class Lifecycle:
             return report
         finally:
             await self.lease.release()
+
+    async def _version(self) -> int:
+        """The mapping version the workers write (see :mod:`ingest.migrate`)."""
+        try:
+            found = await self.client.get(index=lifecycle_index(self.alias), id="version")
+        except NotFoundError:
+            return MAPPING_VERSION
+        return int(found["_source"]["version"])
 
     async def _purge(self, below: str) -> int:
         response = await self.client.delete_by_query(

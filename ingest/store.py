@@ -26,7 +26,13 @@ from ingest.dropped import create_body
 from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
-from shared.index import MAPPING_VERSION, ensure_index, ensure_partitions, versioned_index
+from shared.index import (
+    MAPPING_VERSION,
+    ensure_current_partitions,
+    ensure_index,
+    ensure_partitions,
+    versioned_index,
+)
 from shared.opensearch import RawResponses, make_client
 from shared.ops_index import (
     DROPPED_MAPPING,
@@ -177,7 +183,9 @@ class Store:
     async def close(self) -> None:
         await self._client.close()
 
-    async def ensure_index(self, *, shards: int, replicas: int, refresh_interval: str) -> str:
+    async def ensure_index(
+        self, *, shards: int, replicas: int, refresh_interval: str, partition_days: int = 1
+    ) -> str:
         """Create the versioned index and alias unless present (idempotent)."""
         client = make_client(self.settings)
         try:
@@ -201,6 +209,7 @@ class Store:
                 refresh_interval=refresh_interval,
                 version=self.version,
             )
+            await ensure_current_partitions(client, self.alias, self.version, partition_days)
             await ensure_side_index(client, dropped_index(self.alias), DROPPED_MAPPING)
             await ensure_side_index(client, progress_index(self.alias), PROGRESS_MAPPING)
             return index

@@ -145,6 +145,7 @@ class Worker:
                     shards=s.index_shards,
                     replicas=s.index_replicas,
                     refresh_interval=s.index_refresh_interval,
+                    partition_days=s.partition_days,
                 ),
             )
             log.info("index ready", extra={"alias": s.index_alias, "index": index})
@@ -180,7 +181,7 @@ class Worker:
                 batch = self._decode(records)
                 self._held = batch
                 if writing is not None and self._writing is not None:
-                    self.writer.plan_early(batch, self._writing)
+                    await self.writer.plan_early(batch, self._writing)
                 if writing is not None:
                     task, writing = writing, None
                     await task

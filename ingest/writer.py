@@ -24,9 +24,9 @@ from ingest.cache import WriteCache
 from ingest.kafka import TP
 from ingest.metrics import Metrics
 from ingest.plan import Action, Plan, Stored, plan
-from ingest.router import Router
+from ingest.router import Homes, Router
 from ingest.store import Store, WriteResult
-from shared.errors import DocumentRejected
+from shared.errors import DocumentRejected, HeimdallError
 
 log = logging.getLogger("heimdall.ingest")
 
@@ -49,14 +49,28 @@ class BatchWriter:
         self._assignment = assignment
         self.router = router or Router(store, partition_days=1, retention_days=0)
 
-    def plan_early(self, batch: Batch, previous: Batch) -> None:
-        """Plan the cached ids the batch being written does not touch, while it is written:
-        their cache entries cannot change meanwhile except by eviction or revoke, and a
-        write planned from an entry since dropped is still guarded by its seq_no."""
-        started = time.perf_counter()
+    async def plan_early(self, batch: Batch, previous: Batch) -> None:
+        """Plan the ids the batch being written does not touch, while it is written: their
+        cache entries cannot change meanwhile except by eviction or revoke, and a write
+        planned from an entry since dropped is still guarded by its seq_no. The homes of
+        the uncached ones are claimed now too (a claim is final, so claiming early is as
+        good as claiming late); if that fails, the write claims them again."""
         busy = previous.decoded.events
-        known = self._known(i for i in batch.decoded.events if i not in busy)
-        batch.early = plan({i: batch.decoded.events[i] for i in known}, known)
+        independent = {i: e for i, e in batch.decoded.events.items() if i not in busy}
+        known = self._known(independent)
+        unknown = {i: e for i, e in independent.items() if i not in known}
+        started = time.perf_counter()
+        try:
+            found = await self.router.homes(unknown, datetime.now(UTC).date())
+        except HeimdallError as exc:
+            log.debug("early claim failed; claiming at write time", extra={"error": str(exc)})
+            found = Homes(indices={}, stored={}, rejected={})
+        self.metrics.stage("read", time.perf_counter() - started)
+        started = time.perf_counter()
+        known.update(found.stored)
+        ready = {i: e for i, e in independent.items() if i in known or i in found.indices}
+        batch.early = plan(ready, known, found.indices)
+        batch.early_rejected = found.rejected
         self.metrics.stage("merge", time.perf_counter() - started)
 
     def _known(self, ids: Iterable[str]) -> dict[str, Stored]:
@@ -79,7 +93,7 @@ class BatchWriter:
             # remembers (and planned early) names the previous version's indices.
             log.info("writing mapping version %d", self.store.version)
             self.cache.clear()
-            batch.early = None
+            batch.early, batch.early_rejected = None, {}
         events = batch.decoded.events
         pending = events
         rejected: dict[str, DocumentRejected] = {}
@@ -124,9 +138,11 @@ class BatchWriter:
         actions: list[Action] = []
         unchanged: list[str] = []
         if early is not None:
-            done = {a.id for a in early.actions}.union(early.unchanged)
+            done = {a.id for a in early.actions}.union(early.unchanged, batch.early_rejected)
             actions, unchanged = list(early.actions), list(early.unchanged)
             homes.update((a.id, a.index) for a in early.actions)
+            rejected.update(batch.early_rejected)
+        batch.early_rejected = {}
         rest = {i: e for i, e in events.items() if i not in done}
         known = self._known(rest)
         homes.update((i, stored.index) for i, stored in known.items())

@@ -21,12 +21,20 @@ indexing disabled.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import RequestError
 
-from shared.partitions import DIRECTORY_MAPPING, directory_index, template_body, template_name
+from shared.partitions import (
+    DIRECTORY_MAPPING,
+    directory_index,
+    key_of_day,
+    partition_index,
+    template_body,
+    template_name,
+)
 from shared.schema import LOG_FIELDS
 
 #: Bump when the mapping changes; a new index ``<alias>-v<N>`` is created and filled by reindexing.
@@ -248,3 +256,20 @@ async def ensure_partitions(
     except RequestError as exc:
         if exc.error != "resource_already_exists_exception":
             raise
+
+
+async def ensure_current_partitions(
+    client: AsyncOpenSearch, alias: str, version: int, partition_days: int
+) -> None:
+    """Create the partition of today and the next one (from the template) unless present,
+    so that the first writes of a day never wait for an index to be created."""
+    today = datetime.now(UTC).date()
+    for day in (today, today + timedelta(days=partition_days)):
+        name = partition_index(alias, key_of_day(day, partition_days), version)
+        if await client.indices.exists(index=name):
+            continue
+        try:
+            await client.indices.create(index=name)
+        except RequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
