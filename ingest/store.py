@@ -132,6 +132,19 @@ class _VersionDoc(msgspec.Struct):
 
 
 _VERSION: Final = msgspec.json.Decoder(_VersionDoc)
+
+
+class _Migration(msgspec.Struct):
+    target: int
+    phase: str
+
+
+class _MigrationDoc(msgspec.Struct):
+    found: bool = False
+    source: _Migration | None = msgspec.field(name="_source", default=None)
+
+
+_MIGRATION: Final = msgspec.json.Decoder(_MigrationDoc)
 _MGET: Final = msgspec.json.Decoder(_Mget)
 _HOMES: Final = msgspec.json.Decoder(_Homes)
 _SCAN: Final = msgspec.json.Decoder(_Scan)
@@ -208,6 +221,7 @@ class Store:
                 replicas=replicas,
                 refresh_interval=refresh_interval,
                 version=self.version,
+                read_alias=await self.migrating_to() != self.version,
             )
             await ensure_current_partitions(client, self.alias, self.version, partition_days)
             await ensure_side_index(client, dropped_index(self.alias), DROPPED_MAPPING)
@@ -286,18 +300,30 @@ class Store:
                 )
         return found
 
-    async def read_version(self) -> int:
-        """The mapping version to write: the pointer a migration leaves in
-        ``<alias>-lifecycle`` (document ``version``), else :data:`MAPPING_VERSION`."""
-        path = f"/{lifecycle_index(self.alias)}/_doc/version"
+    async def _lifecycle_doc(self, doc_id: str) -> bytes | None:
+        path = f"/{lifecycle_index(self.alias)}/_doc/{doc_id}"
         try:
             text = await self._client.transport.perform_request("GET", path)
         except NotFoundError:
-            return MAPPING_VERSION
+            return None
         except TransportError as exc:
-            raise _classify(exc, _where("version", self.alias)) from exc
-        found = _VERSION.decode(text)
-        return found.source.version if found.found and found.source else MAPPING_VERSION
+            raise _classify(exc, _where("lifecycle", self.alias)) from exc
+        return text.encode() if isinstance(text, str) else None
+
+    async def read_version(self) -> int:
+        """The mapping version to write: the pointer a migration leaves in
+        ``<alias>-lifecycle`` (document ``version``), else :data:`MAPPING_VERSION`."""
+        text = await self._lifecycle_doc("version")
+        found = _VERSION.decode(text) if text else None
+        return found.source.version if found and found.found and found.source else MAPPING_VERSION
+
+    async def migrating_to(self) -> int | None:
+        """The version a migration under way moves the logs to (None: none under way)."""
+        text = await self._lifecycle_doc("migration")
+        found = _MIGRATION.decode(text) if text else None
+        if found is None or not found.found or found.source is None:
+            return None
+        return None if found.source.phase == "done" else found.source.target
 
     def use_version(self, version: int) -> None:
         """Write ``version`` from now on (its write index is ``<alias>-v<version>``)."""

@@ -235,12 +235,17 @@ async def ensure_partitions(
     replicas: int = 0,
     refresh_interval: str = "1s",
     version: int = MAPPING_VERSION,
+    read_alias: bool = True,
 ) -> None:
     """Put the index template of ``alias``'s time partitions (:mod:`shared.partitions`) and
     create its id directory unless present. Idempotent; the template's settings apply to
-    partitions created from then on (an existing partition keeps its own)."""
+    partitions created from then on (an existing partition keeps its own). Without
+    ``read_alias`` (a migration to ``version`` is under way) new partitions are not read
+    until the migration swaps the alias."""
     settings = index_settings(shards=shards, replicas=replicas, refresh_interval=refresh_interval)
     body = template_body(alias, version, settings, mapping())
+    if not read_alias:
+        body["template"]["aliases"] = {}
     await client.transport.perform_request(
         "PUT", f"/_index_template/{template_name(alias, version)}", body=body
     )
