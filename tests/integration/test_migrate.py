@@ -16,7 +16,7 @@ from ingest.migrate import Migration, State
 from ingest.samples import SampleRecord, sample_records
 from ingest.store import Store
 from ingest.worker import Worker
-from shared.index import index_settings
+from shared.index import ensure_index, index_settings
 from shared.opensearch import make_client
 from shared.settings import OpenSearchSettings
 from tests.conftest import Services
@@ -122,6 +122,49 @@ async def test_migrate_while_ingesting(
         assert all("-v2-" in i for i in held), held
         aliases = await client.indices.get_alias(name=unique_name)
         assert all("-v2" in i for i in aliases)
+    finally:
+        await store.close()
+        await client.close()
+
+
+async def test_logs_of_the_single_index_of_older_releases_are_updated_then_migrated(
+    services: Services, opensearch: AsyncOpenSearch, unique_name: str
+) -> None:
+    """An older release stored every log in ``<alias>-v1``: the worker keeps updating them
+    there; ``migrate`` moves them into partitions with directory entries, where their later
+    events find them."""
+    await create_topics(services.kafka_bootstrap, unique_name, f"{unique_name}.dlq")
+    records = [r for log in sample_records(30, seed=21) for r in log]
+    firsts: dict[bytes, SampleRecord] = {}
+    for record in records:
+        firsts.setdefault(record.key, record)
+    legacy = list(firsts.values())
+    rest = [r for r in records if firsts[r.key] is not r]
+    await ensure_index(opensearch, unique_name)
+    for doc_id, source in expected_sources(legacy).items():
+        await opensearch.index(index=unique_name, id=doc_id, body=source)
+    await opensearch.indices.refresh(index=unique_name)
+
+    settings = worker_settings(
+        services.kafka_bootstrap, services.opensearch_url, unique_name, write_cache_bytes=0
+    )
+    client = make_client(OpenSearchSettings(opensearch_url=services.opensearch_url))
+    store = Store(settings)
+    try:
+        await produce_records(services.kafka_bootstrap, unique_name, rest)
+        async with running(Worker(settings)):
+            await wait_for_index(opensearch, unique_name, expected_sources(records))
+            assert await indices_of(opensearch, unique_name) == {f"{unique_name}-v1"}
+            state = await migration(store, client).run()
+            assert state.phase == "done"
+            later = corrections(records, seed=22)
+            await produce_records(services.kafka_bootstrap, unique_name, later)
+            await wait_for_index(opensearch, unique_name, expected_sources([*records, *later]))
+        held = await indices_of(opensearch, unique_name)
+        assert all("-v2-" in i for i in held), held
+        await opensearch.indices.refresh(index=f"{unique_name}-ids")
+        entries = await opensearch.count(index=f"{unique_name}-ids")
+        assert entries["count"] == len(firsts)  # every log has its home now
     finally:
         await store.close()
         await client.close()

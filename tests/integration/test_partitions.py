@@ -14,6 +14,7 @@ from opensearchpy import AsyncOpenSearch
 from api.settings import ApiSettings
 from api.store import LogStore
 from ingest.samples import SampleRecord
+from ingest.schedule import run_lifecycle
 from ingest.worker import Worker
 from shared.index import MAPPING_VERSION
 from shared.partitions import key_of_day, partition_index
@@ -169,12 +170,13 @@ async def test_a_late_event_of_a_deleted_partition_is_dead_lettered_not_resurrec
     settings = worker_settings(
         services.kafka_bootstrap, services.opensearch_url, unique_name, retention_days=3
     )
-    # Written while young enough (no retention yet), then its partition is dropped.
+    # Written while young enough (no retention yet), then retention drops its partition.
     young = msgspec.structs.replace(settings, retention_days=0)
     await produce_records(services.kafka_bootstrap, unique_name, [create("old", old)])
     async with running(Worker(young)):
         await wait_for_index(opensearch, unique_name, expected_sources([create("old", old)]))
-    await opensearch.indices.delete(index=partition(unique_name, old.date()))
+    report = await run_lifecycle(settings)
+    assert report.deleted == [partition(unique_name, old.date())]
 
     late = finish("old", datetime.now(UTC))
     await produce_records(services.kafka_bootstrap, unique_name, [late, create("new", old)])
