@@ -3,12 +3,12 @@
 The first round plans (:func:`ingest.plan.plan`) from what this worker wrote recently
 (:class:`ingest.cache.WriteCache`), or, for ids it did not write, as new documents
 (``create``) in their home partition (:class:`ingest.router.Router`: one claim ``_bulk`` to
-the id directory); the cached part may be planned early, while the previous batch is
-written (:meth:`BatchWriter.plan_early`). Each round is one ``_bulk``; ids refused with 409
-(the document exists, or changed since it was written) are read in their partition (one
-``_mget``), re-planned and written in the next round, until none is left. Ids OpenSearch
-rejects permanently (or whose partition is past retention) are returned, for the worker to
-dead-letter. What was written is cached for the next batch,
+the id directory); the ids the batch being written does not touch are claimed and planned
+early, while it is written (:meth:`BatchWriter.plan_early`). Each round is one ``_bulk``;
+ids refused with 409 (the document exists, or changed since it was written) are read in
+their partition (one ``_mget``), re-planned and written in the next round, until none is
+left. Ids OpenSearch rejects permanently (or whose partition is past retention) are
+returned, for the worker to dead-letter. What was written is cached for the next batch,
 unless its partition was revoked meanwhile.
 """
 
