@@ -50,8 +50,8 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
         msgspec.Meta(
             ge=1,
             le=100_000,
-            description="Most records taken per poll; one batch = one _bulk (plus an _mget "
-            "of the ids refused with 409).",
+            description="Most records taken per poll; one batch = one _bulk (plus a claim "
+            "_bulk of the ids not written recently, and an _mget of the ids refused with 409).",
         ),
     ] = 1000
     max_batch_bytes: Annotated[
