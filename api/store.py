@@ -4,10 +4,16 @@ Bounded timeouts and no retries (``shared.opensearch.make_client``); responses a
 with typed msgspec decoders and every ``_source`` is passed on as raw bytes. Connection errors,
 timeouts, 429 and 5xx become :class:`shared.errors.StoreUnavailable` (HTTP 503). A missing
 alias means "no logs yet", not an error.
+
+Scopes: :meth:`LogStore.scoped` gives the view of one caller; every method of that view ANDs
+the caller's scope into the query it sends (:mod:`api.scope`), so no route, present or
+future, can forget it. A new method that sends a query must do the same (a unit test lists
+the methods and checks each).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, TypeVar
@@ -32,6 +38,7 @@ from api.query import (
     parse_search,
     stored_log,
 )
+from api.scope import UNSCOPED, Scope, scoped_body, scoped_query
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
 from shared.opensearch import RawResponses, make_client
@@ -83,6 +90,19 @@ class LogStore:
             client if client is not None else make_client(settings, serializer=RawResponses())
         )
         self._audit_ready = False
+        self.scope: Scope = UNSCOPED
+
+    def scoped(self, scope: Scope) -> LogStore:
+        """This store as seen by a caller limited to ``scope`` (itself when unscoped)."""
+        if scope.unscoped:
+            return self
+        view = copy.copy(self)
+        view.scope = scope
+        return view
+
+    def scope_query(self, query: dict[str, Any]) -> dict[str, Any]:
+        """``query`` as this store sends it: AND the caller's scope."""
+        return scoped_query(query, self.scope)
 
     async def close(self) -> None:
         await self.client.close()
@@ -102,7 +122,10 @@ class LogStore:
 
     async def _search(self, what: str, body: dict[str, Any]) -> SearchResponse:
         text = await self._call(
-            what, self.client.search(index=self.alias, body=body, params=_SEARCH_PARAMS)
+            what,
+            self.client.search(
+                index=self.alias, body=scoped_body(body, self.scope), params=_SEARCH_PARAMS
+            ),
         )
         response = decode_search(text)
         if response.partial:
@@ -113,9 +136,13 @@ class LogStore:
     async def query(self, what: str, body: dict[str, Any], index: str | None = None) -> bytes:
         """Any search body over the log alias (or ``index``: a side index of
         :mod:`shared.ops_index`); the raw response, for a pure parser. A partial answer
-        (timed out, failed shards) is :class:`StoreUnavailable`."""
+        (timed out, failed shards) is :class:`StoreUnavailable`. A scoped view scopes
+        side indices too: a scoped caller sees nothing of what has no log fields."""
         text = await self._call(
-            what, self.client.search(index=index or self.alias, body=body, params=_SEARCH_PARAMS)
+            what,
+            self.client.search(
+                index=index or self.alias, body=scoped_body(body, self.scope), params=_SEARCH_PARAMS
+            ),
         )
         raw = text.encode() if isinstance(text, str) else bytes(text)
         if _PARTIAL.decode(raw).partial:
@@ -128,7 +155,7 @@ class LogStore:
         header = msgspec.json.encode({"index": self.alias, **_SEARCH_PARAMS})
         lines = bytearray()
         for body in bodies:
-            lines += header + b"\n" + msgspec.json.encode(body) + b"\n"
+            lines += header + b"\n" + msgspec.json.encode(scoped_body(body, self.scope)) + b"\n"
         text = await self._call(what, self.client.msearch(body=bytes(lines)))
         responses = _MULTI.decode(text).responses
         out: list[bytes] = []
@@ -148,7 +175,9 @@ class LogStore:
         """``_count`` of the logs ``query`` matches (raw response)."""
         text = await self._call(
             what,
-            self.client.count(index=self.alias, body={"query": query}, params=_SEARCH_PARAMS),
+            self.client.count(
+                index=self.alias, body={"query": self.scope_query(query)}, params=_SEARCH_PARAMS
+            ),
         )
         return _raw(text)
 
@@ -163,7 +192,9 @@ class LogStore:
         }
         text = await self._call(
             "delete",
-            self.client.delete_by_query(index=self.alias, body={"query": query}, params=params),
+            self.client.delete_by_query(
+                index=self.alias, body={"query": self.scope_query(query)}, params=params
+            ),
         )
         return _raw(text)
 
@@ -192,7 +223,13 @@ class LogStore:
         """One log by id, realtime: the alias's indices (its partitions) are listed
         (``GET /<alias>/_alias``; an index of that name lists itself), then one ``_mget``
         asks each of them for the id, so the log is visible as soon as the worker's write
-        returned, before any refresh. Should that fail, a search finds it, once refreshed."""
+        returned, before any refresh. Should that fail, a search finds it, once refreshed.
+
+        A scoped view always searches (``_mget`` takes no query): a log outside the scope is
+        not found, exactly like a missing one; a new log is found once refreshed (1 s)."""
+        if not self.scope.unscoped:
+            hits = (await self._search("get", build_get(log_id))).hits.hits
+            return stored_log(hits[0].source) if hits else None
         try:
             listing = await self._call("get", self.client.indices.get_alias(index=self.alias))
             body = build_mget(log_id, alias_indices(_raw(listing)))

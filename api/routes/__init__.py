@@ -14,6 +14,7 @@ from api.routes import (
     sessions,
     similar,
     stats,
+    whoami,
 )
 
 #: Every route handler under ``/api``. Order matters where paths overlap: fixed paths such as
@@ -21,3 +22,4 @@ from api.routes import (
 ROUTES: list[Any] = [*logs.ROUTES, *stats.ROUTES, *histograms.ROUTES]
 ROUTES += [*admin.ROUTES, *similar.ROUTES]
 ROUTES += [*rankings.ROUTES, *filterdata.ROUTES, *sessions.ROUTES, *dashboard.ROUTES]
+ROUTES += whoami.ROUTES
