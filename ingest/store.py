@@ -1,8 +1,10 @@
-"""The worker's one OpenSearch adapter: one ``_mget`` to read, one ``_bulk`` to write.
+"""The worker's one OpenSearch adapter: one ``_mget`` to read, one ``_bulk`` to write, one
+``_bulk`` to claim homes in the id directory.
 
-Responses are decoded here with module-level msgspec decoders; stored ``_source`` stays
-:class:`msgspec.Raw` (big payloads are never parsed into Python objects). Failures are
-classified into :mod:`shared.errors` so the worker decides on ``retriable``/``dead_letter``:
+Responses are decoded with module-level msgspec decoders (:mod:`ingest.store_types`);
+stored ``_source`` stays :class:`msgspec.Raw` (big payloads are never parsed into Python
+objects). Failures are classified into :mod:`shared.errors` so the worker decides on
+``retriable``/``dead_letter``:
 
 - whole request: connection error, timeout, 429, 5xx -> :class:`StoreUnavailable`;
   any other status -> :class:`StoreFailure` (fatal: wrong index, credentials, ...);
@@ -25,6 +27,17 @@ from ingest.decode import REJECTED
 from ingest.dropped import create_body
 from ingest.merge import from_source
 from ingest.plan import Action, Stored, bulk_body
+from ingest.store_types import (
+    BULK,
+    HOMES,
+    MGET,
+    MIGRATION,
+    SCAN,
+    VERSION,
+    BulkItem,
+    StoredSource,
+    WriteResult,
+)
 from shared.errors import DocumentRejected, HeimdallError, StoreUnavailable
 from shared.index import (
     MAPPING_VERSION,
@@ -45,124 +58,16 @@ from shared.ops_index import (
 from shared.partitions import directory_index
 from shared.settings import OpenSearchSettings
 
+__all__ = ["Store", "StoreFailure", "StoredSource", "WriteResult"]
+
 
 class StoreFailure(HeimdallError):
     """OpenSearch refused a whole request for a reason waiting will not fix (fatal)."""
 
 
-class _MgetDoc(msgspec.Struct):
-    id: str = msgspec.field(name="_id")
-    index: str = msgspec.field(name="_index", default="")
-    found: bool = False
-    seq_no: int | None = msgspec.field(name="_seq_no", default=None)
-    primary_term: int | None = msgspec.field(name="_primary_term", default=None)
-    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw())
-    error: msgspec.Raw = msgspec.Raw()
-
-
-class _Mget(msgspec.Struct):
-    docs: list[_MgetDoc]
-
-
-class _Home(msgspec.Struct):
-    partition: str
-
-
-class _HomeDoc(msgspec.Struct):
-    id: str = msgspec.field(name="_id")
-    found: bool = False
-    source: _Home | None = msgspec.field(name="_source", default=None)
-
-
-class _Homes(msgspec.Struct):
-    docs: list[_HomeDoc]
-
-
-class _ItemError(msgspec.Struct):
-    type: str = ""
-    reason: str | None = None
-
-
-class _Item(msgspec.Struct):
-    id: str = msgspec.field(name="_id")
-    status: int = 0
-    seq_no: int | None = msgspec.field(name="_seq_no", default=None)
-    primary_term: int | None = msgspec.field(name="_primary_term", default=None)
-    error: _ItemError | None = None
-
-
-class _Bulk(msgspec.Struct):
-    errors: bool
-    items: list[dict[str, _Item]]
-
-
-class _ScanHit(msgspec.Struct):
-    id: str = msgspec.field(name="_id")
-    index: str = msgspec.field(name="_index", default="")
-    seq_no: int = msgspec.field(name="_seq_no", default=-1)
-    primary_term: int = msgspec.field(name="_primary_term", default=-1)
-    source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
-
-
-class _ScanHits(msgspec.Struct):
-    hits: list[_ScanHit]
-
-
-class _Scan(msgspec.Struct):
-    hits: _ScanHits
-
-
-class StoredSource(msgspec.Struct, frozen=True):
-    """A document exactly as stored, with its concurrency token."""
-
-    id: str
-    source: bytes
-    seq_no: int
-    primary_term: int
-    index: str = ""
-
-
-class _Version(msgspec.Struct):
-    version: int
-
-
-class _VersionDoc(msgspec.Struct):
-    found: bool = False
-    source: _Version | None = msgspec.field(name="_source", default=None)
-
-
-_VERSION: Final = msgspec.json.Decoder(_VersionDoc)
-
-
-class _Migration(msgspec.Struct):
-    target: int
-    phase: str
-
-
-class _MigrationDoc(msgspec.Struct):
-    found: bool = False
-    source: _Migration | None = msgspec.field(name="_source", default=None)
-
-
-_MIGRATION: Final = msgspec.json.Decoder(_MigrationDoc)
-_MGET: Final = msgspec.json.Decoder(_Mget)
-_HOMES: Final = msgspec.json.Decoder(_Homes)
-_SCAN: Final = msgspec.json.Decoder(_Scan)
-_BULK: Final = msgspec.json.Decoder(_Bulk)
 _ENCODER: Final = msgspec.json.Encoder()
 _HEADERS: Final = {"content-type": "application/json"}
 _NDJSON: Final = {"content-type": "application/x-ndjson"}
-
-
-class WriteResult(msgspec.Struct, kw_only=True):
-    written: list[str]
-    #: Ids whose guarded write lost a race (409): re-read and re-plan them.
-    conflicts: list[str]
-    #: Ids OpenSearch refused permanently.
-    rejected: dict[str, DocumentRejected]
-    seconds: float
-    #: ``(_seq_no, _primary_term)`` of every written id whose response carried them.
-    versions: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
 
 
 def _where(op: str, alias: str) -> str:
@@ -251,7 +156,7 @@ class Store:
         :class:`StoreUnavailable` (retried), other refusals :class:`StoreFailure`."""
         if not body:
             return
-        response = _BULK.decode(await self._request("_bulk", "_bulk", body, _NDJSON, index))
+        response = BULK.decode(await self._request("_bulk", "_bulk", body, _NDJSON, index))
         for entry in response.items:
             for item in entry.values():
                 if 200 <= item.status < 300 or (conflict_ok and item.status == 409):
@@ -282,7 +187,7 @@ class Store:
         where = homes or {}
         docs = [{"_index": where.get(i) or self.base, "_id": i} for i in wanted]
         body = _ENCODER.encode({"docs": docs})
-        response = _MGET.decode(await self._request("_mget", "_mget", body, _HEADERS))
+        response = MGET.decode(await self._request("_mget", "_mget", body, _HEADERS))
         found: dict[str, Stored] = {}
         for doc in response.docs:
             if doc.error and b"index_not_found_exception" in bytes(doc.error):
@@ -314,13 +219,13 @@ class Store:
         """The mapping version to write: the pointer a migration leaves in
         ``<alias>-lifecycle`` (document ``version``), else :data:`MAPPING_VERSION`."""
         text = await self._lifecycle_doc("version")
-        found = _VERSION.decode(text) if text else None
+        found = VERSION.decode(text) if text else None
         return found.source.version if found and found.found and found.source else MAPPING_VERSION
 
     async def migrating_to(self) -> int | None:
         """The version a migration under way moves the logs to (None: none under way)."""
         text = await self._lifecycle_doc("migration")
-        found = _MIGRATION.decode(text) if text else None
+        found = MIGRATION.decode(text) if text else None
         if found is None or not found.found or found.source is None:
             return None
         return None if found.source.phase == "done" else found.source.target
@@ -345,7 +250,7 @@ class Store:
         text = await self._request("claim", "_bulk", b"\n".join(parts), _NDJSON, directory)
         homes: dict[str, str] = {}
         taken: list[str] = []
-        for entry in _BULK.decode(text).items:
+        for entry in BULK.decode(text).items:
             for item in entry.values():
                 if 200 <= item.status < 300:
                     homes[item.id] = wanted[item.id]
@@ -357,7 +262,7 @@ class Store:
                     raise StoreFailure(f"{_where('claim', directory)}: {_describe(item)}")
         if taken:
             body = _ENCODER.encode({"ids": taken})
-            found = _HOMES.decode(await self._request("claim", "_mget", body, _HEADERS, directory))
+            found = HOMES.decode(await self._request("claim", "_mget", body, _HEADERS, directory))
             for doc in found.docs:
                 if not doc.found or doc.source is None:
                     # Deleted between the two requests (only a test does that): claim again.
@@ -389,7 +294,7 @@ class Store:
                 primary_term=hit.primary_term,
                 index=hit.index,
             )
-            for hit in _SCAN.decode(text).hits.hits
+            for hit in SCAN.decode(text).hits.hits
         ]
 
     async def write(self, actions: Sequence[Action]) -> WriteResult:
@@ -404,7 +309,7 @@ class Store:
         started = time.perf_counter()
         text = await self._request("_bulk", "_bulk", bulk_body(actions), _NDJSON)
         seconds = time.perf_counter() - started
-        response = _BULK.decode(text)
+        response = BULK.decode(text)
         written: list[str] = []
         conflicts: list[str] = []
         rejected: dict[str, DocumentRejected] = {}
@@ -445,7 +350,7 @@ class Store:
             raise _classify(exc, _where("_refresh", self.alias)) from exc
 
 
-def _describe(item: _Item) -> str:
+def _describe(item: BulkItem) -> str:
     if item.error is None:
         return "no error detail"
     return f"{item.error.type}: {item.error.reason or ''}".strip()
