@@ -113,7 +113,8 @@ class DroppedBucket(msgspec.Struct, kw_only=True):
 
 class DroppedResponse(msgspec.Struct, kw_only=True):
     """Bifrost's ``dropped_requests`` and, beyond Bifrost, the same count by reason
-    (``undecodable``, ``invalid``, ``missing_id``, ``too_large``, ``rejected``) and over time."""
+    (``undecodable``, ``invalid``, ``missing_id``, ``too_large``, ``rejected``, ``expired``)
+    and over time."""
 
     dropped_requests: int
     by_reason: list[ReasonCount]

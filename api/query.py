@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -217,11 +218,24 @@ def build_get(log_id: str) -> dict[str, Any]:
     return {"query": {"bool": {"filter": [{"term": {TIEBREAKER: log_id}}]}}, "size": 1}
 
 
-def build_mget(log_id: str) -> dict[str, Any]:
-    """Body of a realtime ``_mget`` of one log through the alias: it sees a log as soon as
-    its write returned (no refresh needed) and keeps ``_source`` byte for byte. The id
-    travels in the body, so any id (``/`` included) needs no escaping in the URL."""
-    return {"ids": [log_id]}
+def build_mget(log_id: str, indices: Sequence[str] = ()) -> dict[str, Any]:
+    """Body of a realtime ``_mget`` of one log: it sees a log as soon as its write returned
+    (no refresh needed) and keeps ``_source`` byte for byte. With ``indices`` (the
+    partitions behind the alias), the id is asked of each, since an ``_mget`` through an
+    alias over several indices fails; without, through the request's index. The id travels
+    in the body, so any id (``/`` included) needs no escaping in the URL."""
+    if not indices:
+        return {"ids": [log_id]}
+    return {"docs": [{"_index": index, "_id": log_id} for index in indices]}
+
+
+_ALIAS_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def alias_indices(body: str | bytes) -> list[str]:
+    """The indices of a ``GET /<alias>/_alias`` response, newest name first (a log is most
+    often in the newest partition; the order only matters for reading)."""
+    return sorted(_ALIAS_DECODER.decode(body), reverse=True)
 
 
 class _MgetError(msgspec.Struct):
@@ -247,17 +261,16 @@ class MgetFailed(Exception):
 
 
 def parse_mget(body: str | bytes) -> msgspec.Raw | None:
-    """The one log of a :func:`build_mget` response (as :func:`stored_log`), or None when
-    it is not there (or no index is)."""
-    docs = _MGET_DECODER.decode(body).docs
-    if not docs:
-        return None
-    doc = docs[0]
-    if doc.error is not None:
-        if doc.error.type == "index_not_found_exception":
-            return None
-        raise MgetFailed(f"{doc.error.type}: {doc.error.reason}")
-    return stored_log(doc.source) if doc.found else None
+    """The log of a :func:`build_mget` response (as :func:`stored_log`; the first found, as
+    a log lives in one partition), or None when it is not there (or no index is)."""
+    for doc in _MGET_DECODER.decode(body).docs:
+        if doc.error is not None:
+            if doc.error.type == "index_not_found_exception":
+                continue  # no index yet, or a partition deleted meanwhile
+            raise MgetFailed(f"{doc.error.type}: {doc.error.reason}")
+        if doc.found:
+            return stored_log(doc.source)
+    return None
 
 
 _TOP_LEVEL: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])

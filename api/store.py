@@ -29,6 +29,7 @@ from api.query import (
     MgetFailed,
     Page,
     SearchResponse,
+    alias_indices,
     build_get,
     build_mget,
     build_search,
@@ -219,9 +220,10 @@ class LogStore:
         return page
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
-        """One log by id, realtime (``_mget`` through the alias: visible as soon as the
-        worker's write returned, before any refresh). If the alias spans several indices
-        (during a reindex), a search finds it instead, once refreshed.
+        """One log by id, realtime: the alias's indices (its partitions) are listed
+        (``GET /<alias>/_alias``; an index of that name lists itself), then one ``_mget``
+        asks each of them for the id, so the log is visible as soon as the worker's write
+        returned, before any refresh. Should that fail, a search finds it, once refreshed.
 
         A scoped view always searches (``_mget`` takes no query): a log outside the scope is
         not found, exactly like a missing one; a new log is found once refreshed (1 s)."""
@@ -229,9 +231,9 @@ class LogStore:
             hits = (await self._search("get", build_get(log_id))).hits.hits
             return stored_log(hits[0].source) if hits else None
         try:
-            text = await self._call(
-                "get", self.client.mget(index=self.alias, body=build_mget(log_id))
-            )
+            listing = await self._call("get", self.client.indices.get_alias(index=self.alias))
+            body = build_mget(log_id, alias_indices(_raw(listing)))
+            text = await self._call("get", self.client.mget(body=body))
         except NotFoundError:  # no index yet
             return None
         try:

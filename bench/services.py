@@ -193,8 +193,15 @@ async def cleaned_up(
     finally:
         client = make_client(settings)
         try:
+            templates = await client.transport.perform_request("GET", "/_index_template")
             for alias in aliases:
-                # The log index and the worker's side indices (-dropped, -progress).
+                # The partitions' index template, the log index and partitions, the
+                # worker's side indices (-ids, -dropped, -progress, -lifecycle).
+                for template in templates.get("index_templates", []):
+                    if template["name"].startswith(f"{alias}-v"):
+                        await client.transport.perform_request(
+                            "DELETE", f"/_index_template/{template['name']}"
+                        )
                 await client.indices.delete(index=f"{alias}-*", ignore_unavailable=True)
         finally:
             await client.close()

@@ -34,6 +34,12 @@ commands:
   backfill    after an upgrade: rewrite older logs with the current derived fields (token
               counts, cache hit type, owners), and redacted if HEIMDALL_REDACTION is on,
               safely while ingesting; then exit
+  lifecycle   run retention and content retention once (if no other runner holds the
+              lease; workers also run it every HEIMDALL_LIFECYCLE_INTERVAL_SECONDS)
+  migrate     move every log to the next mapping version while ingesting (resumable:
+              run it again after a crash), then swap the read alias atomically
+  ism-policy  print the retention as an Index State Management policy (JSON), for
+              clusters with the ISM plugin
 """
 
 
@@ -63,6 +69,7 @@ async def _init_index(settings: WorkerSettings) -> None:
             shards=settings.index_shards,
             replicas=settings.index_replicas,
             refresh_interval=settings.index_refresh_interval,
+            partition_days=settings.partition_days,
         )
     finally:
         await store.close()
@@ -82,7 +89,72 @@ async def _backfill(settings: WorkerSettings) -> None:
     log.info("backfill done", extra=msgspec.structs.asdict(progress))
 
 
-_COMMANDS = {"run": _run, "init-index": _init_index, "backfill": _backfill}
+async def _lifecycle(settings: WorkerSettings) -> None:
+    from ingest.schedule import run_lifecycle
+
+    await _init_index(settings)
+    report = await run_lifecycle(settings)
+    log.info("lifecycle done", extra=msgspec.structs.asdict(report))
+
+
+async def _migrate(settings: WorkerSettings) -> None:
+    from ingest.demo import Progress
+    from ingest.migrate import Migration, State
+    from shared.index import index_settings
+    from shared.opensearch import make_client
+
+    await _init_index(settings)
+    store = Store(settings)
+    client = make_client(settings)
+    bars: dict[str, Progress] = {}
+
+    def on_page(state: State, total: int) -> None:
+        """One progress bar per pass (copy, then catch-up), on stderr."""
+        if state.phase not in bars:
+            sys.stderr.write(f"{state.phase} {state.source} -> {state.target}\n")
+            bars[state.phase] = Progress(total, "logs")
+        bars[state.phase].update(state.copied, final=state.copied >= total)
+
+    try:
+        migration = Migration(
+            store,
+            client,
+            partition_days=settings.partition_days,
+            grace_seconds=settings.migrate_grace_seconds,
+            settings=index_settings(
+                shards=settings.index_shards,
+                replicas=settings.index_replicas,
+                refresh_interval=settings.index_refresh_interval,
+            ),
+            on_page=on_page,
+        )
+        state = await migration.run()
+    finally:
+        await client.close()
+        await store.close()
+    log.info("migrate done", extra=msgspec.structs.asdict(state))
+
+
+async def _ism_policy(settings: WorkerSettings) -> None:
+    from ingest.lifecycle import ism_policy
+
+    policy = ism_policy(
+        alias=settings.index_alias,
+        partition_days=settings.partition_days,
+        retention_days=settings.retention_days,
+        content_retention_days=settings.content_retention_days,
+    )
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(policy)).decode() + "\n")
+
+
+_COMMANDS = {
+    "run": _run,
+    "init-index": _init_index,
+    "backfill": _backfill,
+    "lifecycle": _lifecycle,
+    "migrate": _migrate,
+    "ism-policy": _ism_policy,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

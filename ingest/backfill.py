@@ -60,6 +60,7 @@ def rewrites(docs: Iterable[StoredSource], redactor: Redactor | None = None) -> 
                     source=current,
                     if_seq_no=doc.seq_no,
                     if_primary_term=doc.primary_term,
+                    index=doc.index,
                 )
             )
     return actions

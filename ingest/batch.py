@@ -21,7 +21,7 @@ from ingest.decode import UNDECODABLE, LogEvent
 from ingest.feeds import Decoder, decode_log_entry
 from ingest.kafka import TP, Record, where
 from ingest.plan import Plan
-from shared.errors import BadEvent
+from shared.errors import BadEvent, DocumentRejected
 
 log = logging.getLogger("heimdall.ingest")
 
@@ -73,6 +73,8 @@ class Batch:
         self.revoked: set[TP] = set()
         #: Planned while the previous batch was written: the ids it did not touch.
         self.early: Plan | None = None
+        #: Ids found past retention while planning early (see ``ingest.router``).
+        self.early_rejected: dict[str, DocumentRejected] = {}
 
     def partition_of(self, doc_id: str) -> TP:
         last = self.decoded.records[doc_id][-1]

@@ -1,12 +1,13 @@
 """The documents this worker wrote recently, so the next batch can skip reading them back.
 
-An entry is the exact ``_source`` a ``_bulk`` item wrote plus the ``_seq_no``/``_primary_term``
-OpenSearch answered for it. The worker plans a cached id's next write from that entry instead
-of an ``_mget``, guarded by ``if_seq_no``/``if_primary_term`` as always, so a stale entry can
-never overwrite anything: if any other writer touched the document since, the write is refused
-with 409 and the id is read again from OpenSearch (the fallback every write already has). A
-cached state equal to the merged one means nothing to write; that stays true when another
-writer changed the document since, because every writer only ever adds to what it read.
+An entry is the exact ``_source`` a ``_bulk`` item wrote, the partition it went to, and the
+``_seq_no``/``_primary_term`` OpenSearch answered for it. The worker plans a cached id's next
+write from that entry instead of an ``_mget``, guarded by ``if_seq_no``/``if_primary_term`` as
+always, so a stale entry can never overwrite anything: if any other writer touched the document
+since, the write is refused with 409 and the id is read again from OpenSearch (the fallback
+every write already has). A cached state equal to the merged one means nothing to write; that
+stays true when another writer changed the document since, because every writer only ever adds
+to what it read.
 
 Entries belong to the partition of the id's latest record and are dropped when that partition
 is revoked (another worker may write the id from then on). The cache is bounded by the total
@@ -25,7 +26,7 @@ from ingest.plan import Stored
 class WriteCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[TP, bytes, int, int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[TP, bytes, int, int, str]] = OrderedDict()
         self._by_partition: dict[TP, set[str]] = {}
         self.bytes = 0
 
@@ -36,14 +37,25 @@ class WriteCache:
         entry = self._entries.get(doc_id)
         if entry is None:
             return None
-        _, source, seq_no, primary_term = entry
-        return Stored(state=from_source(doc_id, source), seq_no=seq_no, primary_term=primary_term)
+        _, source, seq_no, primary_term, index = entry
+        return Stored(
+            state=from_source(doc_id, source), seq_no=seq_no, primary_term=primary_term, index=index
+        )
 
-    def put(self, tp: TP, doc_id: str, source: bytes, seq_no: int, primary_term: int) -> None:
+    def put(
+        self,
+        tp: TP,
+        doc_id: str,
+        source: bytes,
+        seq_no: int,
+        primary_term: int,
+        index: str = "",
+    ) -> None:
+        """Remember what was written to ``index`` (its partition; "": the write index)."""
         self.discard(doc_id)
         if len(source) > self.max_bytes:
             return
-        self._entries[doc_id] = (tp, source, seq_no, primary_term)
+        self._entries[doc_id] = (tp, source, seq_no, primary_term, index)
         self._by_partition.setdefault(tp, set()).add(doc_id)
         self.bytes += len(source)
         while self.bytes > self.max_bytes:
@@ -53,7 +65,7 @@ class WriteCache:
         entry = self._entries.pop(doc_id, None)
         if entry is None:
             return
-        tp, source, _, _ = entry
+        tp, source, _, _, _ = entry
         self.bytes -= len(source)
         ids = self._by_partition.get(tp)
         if ids is not None:

@@ -37,6 +37,8 @@ INVALID: Final = "invalid"
 MISSING_ID: Final = "missing_id"
 TOO_LARGE: Final = "too_large"
 REJECTED: Final = "rejected"
+#: The log's home partition is past ``HEIMDALL_RETENTION_DAYS`` (see docs/lifecycle.md).
+EXPIRED: Final = "expired"
 
 # Event stages, the first key of a version (see ``ingest.merge``).
 STAGE_START: Final = 0

@@ -126,3 +126,21 @@ def from_source(doc_id: str, source: bytes | msgspec.Raw) -> LogState:
     versions = _VERSIONS_DECODER.decode(raw[MERGE_VERSIONS]) if MERGE_VERSIONS in raw else {}
     fields = {name: value for name, value in raw.items() if name not in _SKIP_ON_READ}
     return LogState(id=doc_id, fields=fields, versions=versions)
+
+
+def join(a: LogState, b: LogState) -> LogState:
+    """The state holding both ``a``'s and ``b``'s events: field by field, the value of the
+    higher version (the merge rule, applied to two stored states; commutative, associative,
+    idempotent). Used to bring a copy and the original together (``ingest.migrate``)."""
+    fields = dict(a.fields)
+    versions = dict(a.versions)
+    for name, raw in b.fields.items():
+        current = versions.get(name)
+        theirs = b.versions.get(name, "")
+        if name not in fields or (current is not None and theirs > current):
+            fields[name] = raw
+            versions[name] = theirs
+    for name, version in b.versions.items():
+        if name not in versions:
+            versions[name] = version
+    return LogState(id=a.id, fields=fields, versions=versions)

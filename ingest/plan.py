@@ -30,6 +30,8 @@ class Stored(msgspec.Struct, frozen=True, kw_only=True):
     state: LogState
     seq_no: int
     primary_term: int
+    #: The concrete index holding it ("": the alias's write index).
+    index: str = ""
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +42,8 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     source: bytes
     if_seq_no: int | None = None
     if_primary_term: int | None = None
+    #: The concrete index written ("": the alias's write index).
+    index: str = ""
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,8 +55,11 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 def plan(
     events: Mapping[str, Sequence[LogEvent]],
     stored: Mapping[str, Stored],
+    homes: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The writes that bring every id of ``events`` to its merged state."""
+    """The writes that bring every id of ``events`` to its merged state. A new document is
+    created in its home partition (``homes``; absent: the alias's write index), a stored
+    one is replaced where it is."""
     actions: list[Action] = []
     unchanged: list[str] = []
     for doc_id, doc_events in events.items():
@@ -61,7 +68,8 @@ def plan(
         if merged is None:
             continue
         if current is None:
-            actions.append(Action(op="create", id=doc_id, source=to_source(merged)))
+            home = homes.get(doc_id, "") if homes is not None else ""
+            actions.append(Action(op="create", id=doc_id, source=to_source(merged), index=home))
         elif merged == current.state:
             unchanged.append(doc_id)
         else:
@@ -72,6 +80,7 @@ def plan(
                     source=to_source(merged),
                     if_seq_no=current.seq_no,
                     if_primary_term=current.primary_term,
+                    index=current.index,
                 )
             )
     return Plan(actions=actions, unchanged=unchanged)
@@ -79,6 +88,7 @@ def plan(
 
 class _Meta(msgspec.Struct, omit_defaults=True):
     id: str = msgspec.field(name="_id")
+    index: str = msgspec.field(name="_index", default="")
     if_seq_no: int | None = None
     if_primary_term: int | None = None
 
@@ -87,13 +97,13 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 def bulk_body(actions: Iterable[Action]) -> bytes:
-    """The NDJSON body of a ``_bulk`` request (index given by the URL); sources verbatim.
+    """The NDJSON body of a ``_bulk`` request (index given by the URL unless the action names
+    one); sources verbatim.
     Built with one join: the body is the only copy of the sources it makes."""
     parts: list[bytes] = []
     for action in actions:
-        parts.append(
-            _ENCODER.encode({action.op: _Meta(action.id, action.if_seq_no, action.if_primary_term)})
-        )
+        meta = _Meta(action.id, action.index, action.if_seq_no, action.if_primary_term)
+        parts.append(_ENCODER.encode({action.op: meta}))
         parts.append(action.source)
     parts.append(b"")
     return b"\n".join(parts)

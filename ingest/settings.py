@@ -54,8 +54,8 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
         msgspec.Meta(
             ge=1,
             le=100_000,
-            description="Most records taken per poll; one batch = one _bulk (plus an _mget "
-            "of the ids refused with 409).",
+            description="Most records taken per poll; one batch = one _bulk (plus a claim "
+            "_bulk of the ids not written recently, and an _mget of the ids refused with 409).",
         ),
     ] = 1000
     max_batch_bytes: Annotated[
@@ -132,6 +132,59 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
             description="refresh_interval of a newly created log index (e.g. 1s, 30s, -1).",
         ),
     ] = "1s"
+    partition_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=366,
+            description="Days of logs per partition (index <alias>-v<N>-<first day>), by "
+            "each log's timestamp, UTC. See docs/lifecycle.md for sizing.",
+        ),
+    ] = 1
+    retention_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Delete whole partitions once all their logs are older than this "
+            "many days; a later event of such a log is dead-lettered (reason expired). "
+            "0: keep forever.",
+        ),
+    ] = 0
+    content_retention_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="Past this many days, drop the payloads (messages, raw bodies, "
+            "outputs) and the search text of a partition's logs, keeping every field that "
+            "filters, sorts, stats and histograms use. 0: keep forever.",
+        ),
+    ] = 0
+    lifecycle_interval_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="How often a worker tries to run the lifecycle (retention, content "
+            "retention); one worker at a time holds its lease. 0: never from the worker "
+            "(run python -m ingest lifecycle instead).",
+        ),
+    ] = 3600.0
+    lifecycle_lease_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="How long a lifecycle run's lease lasts before another worker may "
+            "take it over (a runner that died holds it at most this long).",
+        ),
+    ] = 900.0
+    migrate_grace_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="python -m ingest migrate: after moving the writes to the next mapping "
+            "version, wait this long (longer than a bulk request can be in flight) before "
+            "the last pass over the previous version.",
+        ),
+    ] = 30.0
     log_level: Annotated[
         LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR (any case).")
     ] = "INFO"

@@ -52,6 +52,8 @@ from ingest.health import HealthServer
 from ingest.kafka import TP, CommitRefused, Consumer, KafkaFailure, Producer, Record, where
 from ingest.metrics import Metrics
 from ingest.progress import Progress
+from ingest.router import Router
+from ingest.schedule import LifecycleSchedule
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from ingest.writer import BatchWriter
@@ -89,7 +91,14 @@ class Worker:
         self.metrics = metrics or Metrics()
         self.progress = Progress(self.store.write_progress, settings.consumer_group)
         self.cache = WriteCache(settings.write_cache_bytes)
-        self.writer = BatchWriter(self.store, self.cache, self.metrics, self.consumer.assignment)
+        router = Router(
+            self.store,
+            partition_days=settings.partition_days,
+            retention_days=settings.retention_days,
+        )
+        self.writer = BatchWriter(
+            self.store, self.cache, self.metrics, self.consumer.assignment, router
+        )
         #: Moving average of the record size, which sizes polls (``max_batch_bytes``).
         self._record_bytes = 0.0
         #: Offsets this worker committed (next offset to read), per partition.
@@ -104,6 +113,7 @@ class Worker:
         self._writing: Batch | None = None
         self._held: Batch | None = None
         self._http = HealthServer(self.health, self.metrics.render, log)
+        self.lifecycle = LifecycleSchedule(settings)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -137,9 +147,11 @@ class Worker:
                     shards=s.index_shards,
                     replicas=s.index_replicas,
                     refresh_interval=s.index_refresh_interval,
+                    partition_days=s.partition_days,
                 ),
             )
             log.info("index ready", extra={"alias": s.index_alias, "index": index})
+            self.lifecycle.start()
             await self._retrying("start dead-letter producer", self.producer.start)
             await self._retrying(
                 "join consumer group",
@@ -171,7 +183,7 @@ class Worker:
                 batch = self._held = Batch(records, Decoded(events={}, records={}, dead=[]))
                 await self._decode(batch)
                 if writing is not None and self._writing is not None:
-                    self.writer.plan_early(batch, self._writing)
+                    await self.writer.plan_early(batch, self._writing)
                 if writing is not None:
                     task, writing = writing, None
                     await task
@@ -226,6 +238,7 @@ class Worker:
         self.metrics.stage("decode", busy)
 
     async def _shutdown(self) -> None:
+        await self.lifecycle.stop()
         await self.progress.close()
         for name, closer in (
             ("consumer", self.consumer.stop),

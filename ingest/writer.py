@@ -2,10 +2,12 @@
 
 The first round plans (:func:`ingest.plan.plan`) from what this worker wrote recently
 (:class:`ingest.cache.WriteCache`), or, for ids it did not write, as new documents
-(``create``); part of it may be planned early, while the previous batch is written
-(:meth:`BatchWriter.plan_early`). Each round is one ``_bulk``; ids refused with 409 (the
-document exists, or changed since it was written) are read (one ``_mget``), re-planned and
-written in the next round, until none is left. Ids OpenSearch rejects permanently are
+(``create``) in their home partition (:class:`ingest.router.Router`: one claim ``_bulk`` to
+the id directory); the ids the batch being written does not touch are claimed and planned
+early, while it is written (:meth:`BatchWriter.plan_early`). Each round is one ``_bulk``;
+ids refused with 409 (the document exists, or changed since it was written) are read in
+their partition (one ``_mget``), re-planned and written in the next round, until none is
+left. Ids OpenSearch rejects permanently (or whose partition is past retention) are
 returned, for the worker to dead-letter. What was written is cached for the next batch,
 unless its partition was revoked meanwhile.
 """
@@ -15,14 +17,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from ingest.batch import Batch
 from ingest.cache import WriteCache
 from ingest.kafka import TP
 from ingest.metrics import Metrics
 from ingest.plan import Action, Plan, Stored, plan
+from ingest.router import Homes, Router
 from ingest.store import Store, WriteResult
-from shared.errors import DocumentRejected
+from shared.errors import DocumentRejected, HeimdallError
 
 log = logging.getLogger("heimdall.ingest")
 
@@ -37,20 +41,36 @@ class BatchWriter:
         cache: WriteCache,
         metrics: Metrics,
         assignment: Callable[[], set[TP]],
+        router: Router | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.metrics = metrics
         self._assignment = assignment
+        self.router = router or Router(store, partition_days=1, retention_days=0)
 
-    def plan_early(self, batch: Batch, previous: Batch) -> None:
+    async def plan_early(self, batch: Batch, previous: Batch) -> None:
         """Plan the ids the batch being written does not touch, while it is written: their
         cache entries cannot change meanwhile except by eviction or revoke, and a write
-        planned from an entry since dropped is still guarded by its seq_no."""
-        started = time.perf_counter()
+        planned from an entry since dropped is still guarded by its seq_no. The homes of
+        the uncached ones are claimed now too (a claim is final, so claiming early is as
+        good as claiming late); if that fails, the write claims them again."""
         busy = previous.decoded.events
         independent = {i: e for i, e in batch.decoded.events.items() if i not in busy}
-        batch.early = plan(independent, self._known(independent))
+        known = self._known(independent)
+        unknown = {i: e for i, e in independent.items() if i not in known}
+        started = time.perf_counter()
+        try:
+            found = await self.router.homes(unknown, datetime.now(UTC).date())
+        except HeimdallError as exc:
+            log.debug("early claim failed; claiming at write time", extra={"error": str(exc)})
+            found = Homes(indices={}, stored={}, rejected={})
+        self.metrics.stage("read", time.perf_counter() - started)
+        started = time.perf_counter()
+        known.update(found.stored)
+        ready = {i: e for i, e in independent.items() if i in known or i in found.indices}
+        batch.early = plan(ready, known, found.indices)
+        batch.early_rejected = found.rejected
         self.metrics.stage("merge", time.perf_counter() - started)
 
     def _known(self, ids: Iterable[str]) -> dict[str, Stored]:
@@ -65,22 +85,30 @@ class BatchWriter:
     async def write(self, batch: Batch) -> dict[str, DocumentRejected]:
         """Bring every id to its merged state; return the ids OpenSearch rejected.
 
-        The first round plans from the write cache, taking uncached ids as new (``create``);
-        every later round reads the ids refused with 409 from OpenSearch."""
+        The first round plans from the write cache, taking uncached ids as new (``create``
+        in their home partition); every later round reads the ids refused with 409 from
+        OpenSearch, where they live."""
+        if await self.router.refresh():
+            # A migration moved the writes to the next mapping version: what this worker
+            # remembers (and planned early) names the previous version's indices.
+            log.info("writing mapping version %d", self.store.version)
+            self.cache.clear()
+            batch.early, batch.early_rejected = None, {}
         events = batch.decoded.events
         pending = events
         rejected: dict[str, DocumentRejected] = {}
+        homes: dict[str, str] = {}
         first = True
         while pending:
             started = time.perf_counter()
             if first:
                 first = False
-                todo = self._plan_rest(batch)
+                todo = await self._plan_rest(batch, homes, rejected)
             else:
-                stored = await self.store.fetch(pending)
+                stored = await self.store.fetch(pending, homes)
                 self.metrics.stage("read", time.perf_counter() - started)
                 started = time.perf_counter()
-                todo = plan(pending, stored)
+                todo = plan(pending, stored, homes)
             self.metrics.stage("merge", time.perf_counter() - started)
             self.metrics.skipped_unchanged.inc(len(todo.unchanged))
             if not todo.actions:
@@ -97,30 +125,48 @@ class BatchWriter:
             pending = {doc_id: events[doc_id] for doc_id in result.conflicts}
         return rejected
 
-    def _plan_rest(self, batch: Batch) -> Plan:
+    async def _plan_rest(
+        self, batch: Batch, homes: dict[str, str], rejected: dict[str, DocumentRejected]
+    ) -> Plan:
         """The first round's plan: what :meth:`plan_early` planned (used once: a retried
-        batch plans afresh) plus the other ids, from the cache or as new documents."""
+        batch plans afresh) plus the other ids, from the cache or as new documents in their
+        home partition. Fills ``homes`` (id -> index) for the later rounds, and ``rejected``
+        with the ids whose home is past retention."""
         events = batch.decoded.events
         early, batch.early = batch.early, None
-        if early is None:
-            return plan(events, self._known(events))
-        done = {a.id for a in early.actions}.union(early.unchanged)
+        done: set[str] = set()
+        actions: list[Action] = []
+        unchanged: list[str] = []
+        if early is not None:
+            done = {a.id for a in early.actions}.union(early.unchanged, batch.early_rejected)
+            actions, unchanged = list(early.actions), list(early.unchanged)
+            homes.update((a.id, a.index) for a in early.actions)
+            rejected.update(batch.early_rejected)
+        batch.early_rejected = {}
         rest = {i: e for i, e in events.items() if i not in done}
-        todo = plan(rest, self._known(rest))
-        return Plan(
-            actions=early.actions + todo.actions, unchanged=early.unchanged + todo.unchanged
-        )
+        known = self._known(rest)
+        homes.update((i, stored.index) for i, stored in known.items())
+        unknown = {i: e for i, e in rest.items() if i not in known}
+        started = time.perf_counter()
+        found = await self.router.homes(unknown, datetime.now(UTC).date())
+        self.metrics.stage("read", time.perf_counter() - started)
+        homes.update(found.indices)
+        rejected.update(found.rejected)
+        known.update(found.stored)
+        todo = plan({i: e for i, e in rest.items() if i not in found.rejected}, known, homes)
+        return Plan(actions=actions + todo.actions, unchanged=unchanged + todo.unchanged)
 
     def _remember(self, batch: Batch, actions: list[Action], result: WriteResult) -> None:
         """Cache what was written (with its new seq_no/primary_term) for the next batch."""
         assigned = self._assignment()
         sources = {action.id: action.source for action in actions}
+        indices = {action.id: action.index for action in actions}
         for doc_id in result.written:
             tp = batch.partition_of(doc_id)
             version = result.versions.get(doc_id)
             if version is None or tp not in assigned or tp in batch.revoked:
                 self.cache.discard(doc_id)
             else:
-                self.cache.put(tp, doc_id, sources[doc_id], *version)
+                self.cache.put(tp, doc_id, sources[doc_id], *version, indices[doc_id])
         for doc_id in (*result.conflicts, *result.rejected):
             self.cache.discard(doc_id)

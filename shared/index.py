@@ -25,11 +25,21 @@ indexing disabled.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import RequestError
 
+from shared.partitions import (
+    DIRECTORY_MAPPING,
+    directory_index,
+    key_of_day,
+    partition_index,
+    template_body,
+    template_name,
+)
 from shared.schema import LOG_FIELDS
 
 #: Bump when the mapping changes; a new index ``<alias>-v<N>`` is created and filled by reindexing.
@@ -160,6 +170,12 @@ def index_settings(
     }
 
 
+def _version_of(index: str) -> int:
+    """The mapping version in an index name (``<alias>-v<N>`` or a partition of it)."""
+    match = re.search(r"-v(\d+)(?:-\d{4}\.\d{2}\.\d{2})?$", index)
+    return int(match.group(1)) if match else 0
+
+
 def versioned_index(alias: str, version: int = MAPPING_VERSION) -> str:
     return f"{alias}-v{version}"
 
@@ -201,7 +217,7 @@ async def ensure_index(
         for index, body in found.items():
             if body["aliases"][alias].get("is_write_index", len(found) == 1):
                 return str(index)
-        return str(max(found, key=lambda index: int(index.rsplit("-v", 1)[-1] or 0)))
+        return str(max(found, key=_version_of))
     name = versioned_index(alias)
     body = {
         "settings": index_settings(
@@ -216,3 +232,56 @@ async def ensure_index(
         if exc.error != "resource_already_exists_exception":
             raise
     return name
+
+
+async def ensure_partitions(
+    client: AsyncOpenSearch,
+    alias: str,
+    *,
+    shards: int = 1,
+    replicas: int = 0,
+    refresh_interval: str = "1s",
+    version: int = MAPPING_VERSION,
+    read_alias: bool = True,
+) -> None:
+    """Put the index template of ``alias``'s time partitions (:mod:`shared.partitions`) and
+    create its id directory unless present. Idempotent; the template's settings apply to
+    partitions created from then on (an existing partition keeps its own). Without
+    ``read_alias`` (a migration to ``version`` is under way) new partitions are not read
+    until the migration swaps the alias."""
+    settings = index_settings(shards=shards, replicas=replicas, refresh_interval=refresh_interval)
+    body = template_body(alias, version, settings, mapping())
+    if not read_alias:
+        body["template"]["aliases"] = {}
+    await client.transport.perform_request(
+        "PUT", f"/_index_template/{template_name(alias, version)}", body=body
+    )
+    directory = directory_index(alias)
+    if await client.indices.exists(index=directory):
+        return
+    settings["index"].pop("sort")
+    settings["index"].pop("max_result_window")
+    try:
+        await client.indices.create(
+            index=directory, body={"settings": settings, "mappings": DIRECTORY_MAPPING}
+        )
+    except RequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+
+
+async def ensure_current_partitions(
+    client: AsyncOpenSearch, alias: str, version: int, partition_days: int
+) -> None:
+    """Create the partition of today and the next one (from the template) unless present,
+    so that the first writes of a day never wait for an index to be created."""
+    today = datetime.now(UTC).date()
+    for day in (today, today + timedelta(days=partition_days)):
+        name = partition_index(alias, key_of_day(day, partition_days), version)
+        if await client.indices.exists(index=name):
+            continue
+        try:
+            await client.indices.create(index=name)
+        except RequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise

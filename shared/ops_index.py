@@ -73,6 +73,30 @@ AUDIT_MAPPING: Final[dict[str, Any]] = {
 }
 
 
+#: ``<alias>-lifecycle``: the lifecycle's lease (document ``lease``), its state (``state``),
+#: the mapping version the workers write (``version``) and a migration's position
+#: (``migration``); see :mod:`ingest.lease` and :mod:`ingest.migrate`.
+LIFECYCLE_MAPPING: Final[dict[str, Any]] = {
+    "dynamic": "strict",
+    "properties": {
+        "holder": _KEYWORD,
+        "expires_at": _MILLIS,
+        "stripped": _KEYWORD,
+        "version": {"type": "integer"},
+        "source": {"type": "integer"},
+        "target": {"type": "integer"},
+        "phase": _KEYWORD,
+        "after": _STORED,
+        "copied": {"type": "long"},
+        "flipped_at": _MILLIS,
+    },
+}
+
+
+def lifecycle_index(alias: str) -> str:
+    return f"{alias}-lifecycle"
+
+
 def dropped_index(alias: str) -> str:
     return f"{alias}-dropped"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from opensearchpy import AsyncOpenSearch
 
@@ -16,7 +17,8 @@ from ingest.dead_letters import (
 from ingest.decode import INVALID, MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE
 from ingest.samples import sample_records
 from ingest.worker import Worker
-from shared.index import mapping, versioned_index
+from shared.index import MAPPING_VERSION, mapping
+from shared.partitions import key_of_day, partition_index
 from tests.conftest import Services
 from tests.support.ingest import (
     create_topics,
@@ -31,6 +33,8 @@ from tests.support.ingest import (
 
 MAX_EVENT_BYTES = 4000
 TS = int(time.time() * 1000)
+#: The day of the one partition this test creates with an older, incompatible mapping.
+DRIFTED = (datetime.now(UTC) - timedelta(days=3)).date()
 
 BAD: list[tuple[str, bytes | None]] = [
     (UNDECODABLE, b'{"id": "x1", "status": "succ'),
@@ -49,20 +53,23 @@ BAD: list[tuple[str, bytes | None]] = [
     # date_nanos starts in 1970, and number_of_retries is an `integer`.
     (INVALID, b'{"id": "x6", "status": "success", "timestamp": "1960-01-01T00:00:00Z"}'),
     (INVALID, b'{"id": "x7", "number_of_retries": 3000000000}'),
-    # Valid for Heimdall, but refused by OpenSearch itself: this test's index was created by
-    # an older mapping in which routing_rule_name is a number (mapping drift).
-    (REJECTED, b'{"id": "x8", "status": "success", "routing_rule_name": "fast-lane"}'),
+    # Valid for Heimdall, but refused by OpenSearch itself: the partition of its day was
+    # created by an older mapping in which routing_rule_name is a number (mapping drift).
+    (
+        REJECTED,
+        b'{"id": "x8", "status": "success", "routing_rule_name": "fast-lane", "timestamp": "'
+        + DRIFTED.isoformat().encode()
+        + b'T12:00:00Z"}',
+    ),
 ]
 
 
 async def create_drifted_index(client: AsyncOpenSearch, alias: str) -> None:
-    """The alias's index as an older, incompatible mapping would have left it."""
+    """A partition of the alias as an older, incompatible mapping would have left it."""
     body = mapping()
     body["properties"]["routing_rule_name"] = {"type": "long"}
-    await client.indices.create(
-        index=versioned_index(alias),
-        body={"mappings": body, "aliases": {alias: {"is_write_index": True}}},
-    )
+    index = partition_index(alias, key_of_day(DRIFTED, 1), MAPPING_VERSION)
+    await client.indices.create(index=index, body={"mappings": body, "aliases": {alias: {}}})
 
 
 async def test_bad_events_go_to_the_dead_letter_topic(

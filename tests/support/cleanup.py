@@ -30,8 +30,23 @@ async def delete_topics(bootstrap: str, *names: str) -> None:
         await admin.close()
 
 
+async def delete_templates(client: AsyncOpenSearch, prefix: str) -> None:
+    """Delete the index templates named ``<prefix>*`` (the worker's partition templates)."""
+    try:
+        found = await client.transport.perform_request("GET", f"/_index_template/{prefix}*")
+    except NotFoundError:
+        return
+    for template in found.get("index_templates", []):
+        with contextlib.suppress(NotFoundError):
+            await client.transport.perform_request("DELETE", f"/_index_template/{template['name']}")
+
+
 async def delete_index(client: AsyncOpenSearch, alias: str) -> None:
-    """Delete the index behind ``alias`` (``<alias>-v<n>``)."""
+    """Delete the indices behind ``alias`` (``<alias>-v<n>``, its partitions ``<alias>-v<n>-*``,
+    its directory ``<alias>-ids``) and its partition templates."""
+    await delete_templates(client, f"{alias}-v")
+    with contextlib.suppress(NotFoundError):
+        await client.indices.delete(index=f"{alias}-ids", ignore_unavailable=True)
     try:
         indices = await client.indices.get_alias(name=alias)
     except NotFoundError:
@@ -83,10 +98,24 @@ async def remove(bootstrap: str, opensearch_url: str, names: list[str]) -> None:
     client = make_client(OpenSearchSettings(opensearch_url=opensearch_url))
     try:
         for name in names:
+            await delete_templates(client, name)
             await client.indices.delete(index=f"{name}*", params={"expand_wildcards": "all"})
     finally:
         await client.close()
     await delete_topics(bootstrap, *await _topics(bootstrap, names))
+
+
+async def _templates(opensearch_url: str, names: list[str]) -> list[str]:
+    client = make_client(OpenSearchSettings(opensearch_url=opensearch_url))
+    try:
+        found = await client.transport.perform_request("GET", "/_index_template")
+        return sorted(
+            t["name"]
+            for t in found.get("index_templates", [])
+            if t["name"].startswith(tuple(names))
+        )
+    finally:
+        await client.close()
 
 
 async def leftovers(bootstrap: str, opensearch_url: str, names: list[str]) -> list[str]:
@@ -96,5 +125,6 @@ async def leftovers(bootstrap: str, opensearch_url: str, names: list[str]) -> li
     indices = await _indices(opensearch_url, names)
     return [
         *(f"index {i}" for i in indices),
+        *(f"index template {t}" for t in await _templates(opensearch_url, names)),
         *(f"topic {t}" for t in await _topics(bootstrap, names)),
     ]

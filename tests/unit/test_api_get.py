@@ -5,11 +5,32 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from api.query import MgetFailed, build_mget, parse_mget
+from api.query import MgetFailed, alias_indices, build_mget, parse_mget
 
 
 def test_the_id_travels_in_the_body() -> None:
     assert build_mget("team/a b") == {"ids": ["team/a b"]}
+
+
+def test_the_id_is_asked_of_every_partition_newest_first() -> None:
+    listing = b'{"logs-v1":{"aliases":{"logs":{}}},"logs-v1-2026.11.25":{"aliases":{"logs":{}}}}'
+    indices = alias_indices(listing)
+    assert indices == ["logs-v1-2026.11.25", "logs-v1"]
+    assert build_mget("a", indices) == {
+        "docs": [{"_index": "logs-v1-2026.11.25", "_id": "a"}, {"_index": "logs-v1", "_id": "a"}]
+    }
+
+
+def test_the_partition_holding_the_log_answers_and_a_deleted_one_is_skipped() -> None:
+    body = (
+        b'{"docs":[{"_index":"logs-v1-2026.11.25","_id":"a","found":false},'
+        b'{"_index":"logs-v1-2026.11.24","_id":"a","error":{"type":"index_not_found_exception",'
+        b'"reason":"gone"}},'
+        b'{"_index":"logs-v1-2026.11.23","_id":"a","found":true,"_source":{"id":"a"}}]}'
+    )
+    found = parse_mget(body)
+    assert found is not None
+    assert bytes(found) == b'{"id":"a"}'
 
 
 def test_a_found_log_keeps_its_bytes_without_derived_fields() -> None:

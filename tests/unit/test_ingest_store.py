@@ -62,7 +62,13 @@ async def test_fetch_is_one_mget_and_keeps_sources_raw() -> None:
         '{"_index":"logs-v1","_id":"b","found":false}]}'
     )
     found = await store.fetch(["a", "b"])
-    assert transport.calls == [("POST", "/logs/_mget", b'{"ids":["a","b"]}')]
+    assert transport.calls == [
+        (
+            "POST",
+            "/logs/_mget",
+            b'{"docs":[{"_index":"logs-v1","_id":"a"},{"_index":"logs-v1","_id":"b"}]}',
+        )
+    ]
     assert list(found) == ["a"]
     assert (found["a"].seq_no, found["a"].primary_term) == (12, 2)
     assert found["a"].state == STATE

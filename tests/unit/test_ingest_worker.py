@@ -135,6 +135,23 @@ class FakeStore:
         #: What ``commits`` of the consumer held when dead letters were recorded.
         self.commits_at_record: list[int] = []
         self.consumer: FakeConsumer | None = None
+        self.alias = "logs"
+        self.base = "logs-v1"
+        self.legacy = False
+        self.version = 1
+        #: The id directory: id -> home partition key (``create`` semantics).
+        self.homes: dict[str, str] = {}
+
+    async def read_version(self) -> int:
+        return self.version
+
+    def use_version(self, version: int) -> None:
+        self.version = version
+
+    async def claim(self, wanted: dict[str, str]) -> dict[str, str]:
+        for doc_id, key in wanted.items():
+            self.homes.setdefault(doc_id, key)
+        return {doc_id: self.homes[doc_id] for doc_id in wanted}
 
     async def ensure_index(self, **_: object) -> str:
         return "logs-v1"
@@ -142,7 +159,7 @@ class FakeStore:
     async def close(self) -> None:
         pass
 
-    async def fetch(self, ids: object) -> dict[str, Stored]:
+    async def fetch(self, ids: object, homes: object = None) -> dict[str, Stored]:
         self.fetches += 1
         return {
             i: Stored(state=from_source(i, src), seq_no=seq, primary_term=1)
