@@ -195,17 +195,17 @@ async def bifrost_ws(
     subscriber = hub.subscribe(stream.filter)
     try:
         await socket.accept()
-        while not await hub.ready(WS_WRITE_SECONDS):
-            pass
-        await _pump(socket, subscriber)
+        await _pump(socket, hub, subscriber)
     finally:
         hub.unsubscribe(subscriber)
 
 
-async def _pump(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
+async def _pump(socket: WebSocket[Any, Any, Any], hub: LiveHub, subscriber: Subscriber) -> None:
     reader = asyncio.create_task(_discard(socket))
     try:
         while not reader.done():
+            if not await hub.ready(1.0):
+                continue
             got = await subscriber.next(1.0)
             if subscriber.overflowed.is_set():
                 await socket.close(code=WS_OVERLOADED, reason="client too far behind")
