@@ -267,7 +267,7 @@ def _one_line(log: msgspec.Raw) -> bytes:
 
 
 HEARTBEAT: Final = b": heartbeat\n\n"
-#: Sent first: the stream is open (and proxies flush their buffers).
+#: Sent once the stream is live: every change found from then on is sent.
 OPENED: Final = b": open\n\n"
 
 

@@ -115,11 +115,11 @@ async def stream_logs(
 async def _events(
     hub: LiveHub, store: LogStore, stream: StreamRequest, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    yield OPENED
     subscriber = hub.subscribe(stream.filter)
     try:
         while not await hub.ready(heartbeat):
             yield HEARTBEAT
+        yield OPENED  # live: every change found from now on is sent
         replayed: set[Change] = set()
         if stream.resume is not None:
             floor = hub.floor
@@ -194,18 +194,18 @@ async def bifrost_ws(
         return
     subscriber = hub.subscribe(stream.filter)
     try:
+        while not await hub.ready(WS_WRITE_SECONDS):
+            pass  # OpenSearch unreachable: the handshake completes once the tail is live
         await socket.accept()
-        await _pump(socket, hub, subscriber)
+        await _pump(socket, subscriber)
     finally:
         hub.unsubscribe(subscriber)
 
 
-async def _pump(socket: WebSocket[Any, Any, Any], hub: LiveHub, subscriber: Subscriber) -> None:
+async def _pump(socket: WebSocket[Any, Any, Any], subscriber: Subscriber) -> None:
     reader = asyncio.create_task(_discard(socket))
     try:
         while not reader.done():
-            if not await hub.ready(1.0):
-                continue
             got = await subscriber.next(1.0)
             if subscriber.overflowed.is_set():
                 await socket.close(code=WS_OVERLOADED, reason="client too far behind")

@@ -339,7 +339,6 @@ async def test_ws_sends_bifrost_frames_and_checks_the_origin(
                 session.ws_connect(url) as local,
             ):
                 await ws.send_str("ignored")  # client messages are read and discarded
-                await asyncio.sleep(0.5)
                 await live.produce(("w1", start_event("w1")))
                 for socket in (ws, local):
                     frame = await socket.receive(timeout=WAIT)
