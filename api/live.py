@@ -38,8 +38,11 @@ from api.stream import (
 
 log = logging.getLogger(__name__)
 
-#: Positions read per page of one poll, and changed ids matched per search.
-PAGE: Final = 1000
+#: Positions (sort values only) read per page of one poll: one page holds the window of
+#: 1,000 logs/s at the default lookback.
+PAGE: Final = 5000
+#: Changed ids matched per search.
+MATCH_CHUNK: Final = 1000
 #: Seconds a failed poll waits before the next one (OpenSearch unavailable).
 RETRY_SECONDS: Final = 1.0
 
@@ -194,8 +197,8 @@ class LiveHub:
         for subscriber in self._subscribers:
             groups.setdefault(subscriber.key, []).append(subscriber)
         now = time.time_ns()
-        for start in range(0, len(new), PAGE):
-            chunk = new[start : start + PAGE]
+        for start in range(0, len(new), MATCH_CHUNK):
+            chunk = new[start : start + MATCH_CHUNK]
             ids = list(dict.fromkeys(change.id for change in chunk))
             members = list(groups.values())
             bodies = [build_matching(current_window(g[0].filter, now), ids) for g in members]
