@@ -14,6 +14,7 @@ from shared.errors import ConfigError
 from shared.settings import describe, load
 
 USAGE = f"""usage: python -m api
+       python -m api token create --name NAME --role {{read,delete,admin}} [--scope FILTERS]
 
 Heimdall's Bifrost-compatible log search API (GET /api/logs, GET /api/logs/{{id}}, /health;
 OpenAPI at {DOCS_PATH}/openapi.json, interactive docs at {DOCS_PATH}).
@@ -25,6 +26,10 @@ Configured only from the environment:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "token":
+        from api.token_cli import main as token_main
+
+        return token_main(args[1:])
     if args and args[0] in ("-h", "--help"):
         print(USAGE + describe(ApiSettings))
         return 0
@@ -33,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load(ApiSettings)
+        app = create_app(settings)  # reads the tokens file: a broken one stops start-up
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # opensearch-py logs a traceback per failed request; our store logs one line instead.
     logging.getLogger("opensearch").setLevel(logging.CRITICAL)
-    uvicorn.Server(config(create_app(settings), settings)).run()
+    uvicorn.Server(config(app, settings)).run()
     return 0
 
 

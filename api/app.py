@@ -1,10 +1,22 @@
 """The application factory: routes by resource (``api/routes``), optional auth, the error
-mapping (:mod:`api.errors`), ``/health`` and the OpenAPI document."""
+mapping (:mod:`api.errors`), ``/health`` and the OpenAPI document.
+
+Access control (docs/security.md) happens here, once for every route: a guard on the whole
+app authenticates the caller (:class:`api.auth.Authenticator`), checks the role the route
+asks for in its ``opt`` (``/api`` routes: ``read`` unless they say otherwise; a route that
+says nothing elsewhere: ``admin``; ``public`` routes: no check) and records the caller's
+:class:`api.tokens.Access` on the connection. Handlers receive it as the ``access``
+dependency and the log store as ``store``: a view limited to the caller's scope
+(:meth:`api.store.LogStore.scoped`), so every query a route sends is scoped."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.connection import ASGIConnection
@@ -13,8 +25,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Reference, SecurityScheme
+from litestar.types import Scope
 
-from api.auth import Authenticator
+from api.auth import Authenticator, Unauthorized, require_role
 from api.docs import Health
 from api.errors import EXCEPTION_HANDLERS, error_response
 from api.freshness import (
@@ -26,16 +39,20 @@ from api.freshness import (
 )
 from api.live import LiveHub
 from api.routes import ROUTES
-from api.routes.common import JSON, PROVIDE_QUERY, QUERY
+from api.routes.common import JSON, PROVIDE_QUERY, PUBLIC_OPT, QUERY, ROLE_OPT
 from api.routes.logs import misrouted_log
 from api.routes.stream import WS_ROUTES
 from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
+from api.tokens import Access
 from shared.ops_index import progress_index
 
+log = logging.getLogger("api")
 DOCS_PATH: Final = "/docs"
 OPENAPI_JSON: Final = f"{DOCS_PATH}/openapi.json"
+#: Where the guard records the caller's :class:`Access` in the ASGI scope.
+ACCESS_KEY: Final = "heimdall.access"
 
 
 @get(
@@ -86,6 +103,26 @@ def _errors_are_json(response: Response[Any]) -> Response[Any]:
     return response
 
 
+def access_in(scope: Mapping[str, Any]) -> Access | None:
+    """The caller the guard admitted (from the ASGI scope); ``None`` on a public route."""
+    return cast("Access | None", scope.get(ACCESS_KEY))
+
+
+def store_for(scope: Mapping[str, Any], store: LogStore) -> LogStore:
+    """``store`` as the caller may see it (public routes: unscoped, they have no caller)."""
+    access = access_in(scope)
+    return store if access is None else store.scoped(access.scope)
+
+
+def watch_sighup(callback: Callable[[], None]) -> None:
+    """Call ``callback`` on SIGHUP, where the running loop can take signals (the server's
+    main thread; not on Windows, nor in a test client's thread)."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, callback)
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError):
+        log.info("SIGHUP is not watched here; the tokens file is still checked for changes")
+
+
 def create_app(settings: ApiSettings | None = None, store: LogStore | None = None) -> Litestar:
     """Build the app. ``store`` defaults to a :class:`LogStore` over ``settings``."""
     settings = settings if settings is not None else ApiSettings()
@@ -104,11 +141,24 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             response.headers[name] = value
         return response
 
-    def require_credentials(
-        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    def authorize(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
-        if authenticator.enabled:
-            authenticator.check(connection.headers)
+        if handler.opt.get(PUBLIC_OPT):
+            return
+        peer = connection.client.host if connection.client is not None else None
+        access = authenticator.authenticate(connection.headers, peer)
+        require_role(access, handler.opt.get(ROLE_OPT, "admin"))
+        connection.scope[ACCESS_KEY] = access  # type: ignore[typeddict-unknown-key]
+
+    async def provide_store(scope: Scope) -> LogStore:
+        return store_for(cast("Mapping[str, Any]", scope), log_store)
+
+    async def provide_access(scope: Scope) -> Access:
+        access = access_in(cast("Mapping[str, Any]", scope))
+        if access is None:  # a public route asked who the caller is: nobody was checked
+            raise Unauthorized("authentication required")
+        return access
 
     security: list[dict[str, list[str]]] = [
         {"BearerAuth": []},
@@ -118,7 +168,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
     api = Router(
         path="/api",
         route_handlers=ROUTES,
-        guards=[require_credentials],
+        opt={ROLE_OPT: "read"},
         dependencies={QUERY: PROVIDE_QUERY},
         after_request=add_freshness,
         security=security if authenticator.enabled else None,
@@ -126,24 +176,35 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
 
     async def before_request(request: Request[Any, Any, Any]) -> Response[bytes] | None:
         _check_size(request)
-        return await misrouted_log(request, log_store)
+        return await misrouted_log(request, store_for(request.scope, log_store))
 
     async def close_store() -> None:
         await hub.close()
         await log_store.close()
 
+    async def reread_tokens_on_sighup() -> None:
+        if authenticator.file is not None:
+            watch_sighup(authenticator.file.check_soon)
+
     return Litestar(
-        route_handlers=[api, health, *WS_ROUTES],
+        # /health in a public router, so that its OPTIONS handler is public too.
+        route_handlers=[
+            api,
+            Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True}),
+            *WS_ROUTES,
+        ],
         dependencies={
-            "store": _constant(log_store),
+            "store": Provide(provide_store),
+            "access": Provide(provide_access),
             "settings": _constant(settings),
-            "authenticator": _constant(authenticator),
             "freshness": _constant(freshness),
             "hub": _constant(hub),
         },
+        guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=before_request,
         after_request=_errors_are_json,
+        on_startup=[reread_tokens_on_sighup],
         on_shutdown=[close_store],
         openapi_config=OpenAPIConfig(
             title="Heimdall log search API",
@@ -152,7 +213,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
                 "Bifrost-compatible log search over OpenSearch. See docs/api.md. "
                 "Authentication (Bearer, Basic or x-api-key) applies to /api/* when configured."
             ),
-            path=DOCS_PATH,
+            openapi_router=Router(path=DOCS_PATH, route_handlers=[], opt={PUBLIC_OPT: True}),
             render_plugins=[JsonRenderPlugin(path="/openapi.json"), SwaggerRenderPlugin(path="/")],
             components=Components(security_schemes=_SECURITY_SCHEMES),
         ),

@@ -141,14 +141,17 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
 
 
-def audit_started(req: DeleteRequest, principal: str, now_ms: int) -> AuditRecord:
-    """Written before the delete: who asked, when, and exactly which query runs."""
+def audit_started(
+    req: DeleteRequest, principal: str, now_ms: int, query: dict[str, Any] | None = None
+) -> AuditRecord:
+    """Written before the delete: who asked, when, and exactly which query runs (``query``:
+    the one sent, with the caller's scope; default: the request's own)."""
     return AuditRecord(
         action="delete_logs",
         principal=principal,
         at=now_ms,
         state="started",
-        query=msgspec.json.encode(build_delete_query(req)).decode(),
+        query=msgspec.json.encode(build_delete_query(req) if query is None else query).decode(),
         ids=0 if req.ids is None else len(req.ids),
         all=req.all,
     )

@@ -90,6 +90,9 @@ class LogSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     metadata: Object | UnsetType = UNSET
     selected_key: Object | UnsetType = UNSET
     virtual_key: Object | UnsetType = UNSET
+    redaction: Literal["mask", "hash"] | UnsetType = UNSET
+    """Heimdall's: how the worker redacted this log's content (``HEIMDALL_REDACTION``);
+    absent: stored as sent."""
 
 
 class LogListItem(LogSummary, kw_only=True, omit_defaults=True):

@@ -1,7 +1,8 @@
 """The API's errors and the ONE mapping of errors to HTTP responses.
 
 Every error body is a ``shared.schema.BifrostError``: 400 invalid parameter (``error.param``
-names it), 401 missing/wrong credentials, 404 unknown log or route, 405, 414/431 request
+names it), 401 missing/wrong credentials, 403 a role
+that does not allow the route, 404 unknown log or route, 405, 414/431 request
 too large (:mod:`api.server`), 503 OpenSearch unavailable, 500 anything unexpected (logged
 here, never a traceback in the body).
 """
@@ -16,7 +17,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from api.auth import WWW_AUTHENTICATE, Unauthorized
+from api.auth import WWW_AUTHENTICATE, Forbidden, Unauthorized
 from api.parsing import InvalidParameter
 from api.server import RequestRefused
 from shared.errors import HeimdallError, StoreUnavailable
@@ -56,6 +57,10 @@ def _on_invalid(_: Request[Any, Any, Any], exc: InvalidParameter) -> Response[by
 
 def _on_unauthorized(_: Request[Any, Any, Any], exc: Unauthorized) -> Response[bytes]:
     return error_response(401, str(exc), headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+
+
+def _on_forbidden(_: Request[Any, Any, Any], exc: Forbidden) -> Response[bytes]:
+    return error_response(403, str(exc))
 
 
 def _on_not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[bytes]:
@@ -100,6 +105,7 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 EXCEPTION_HANDLERS: Final[dict[type[Exception] | int, Any]] = {
     InvalidParameter: _on_invalid,
     Unauthorized: _on_unauthorized,
+    Forbidden: _on_forbidden,
     NotFound: _on_not_found,
     StoreUnavailable: _on_unavailable,
     RequestRefused: _on_refused,

@@ -4,7 +4,8 @@ Every ``api_stream_poll_seconds`` it reads the positions of the changes (``index
 :mod:`api.stream`) of the last ``api_stream_lookback_seconds`` before the newest marker seen,
 keeps those it has not seen yet (bounded: only the lookback window is remembered), and then
 asks OpenSearch, in one ``_msearch``, which of the changed logs match each distinct client
-filter (``ids`` + the filter). Each client gets its matches, in change order, in a bounded
+filter inside its caller's scope (``ids`` + the filter + the scope, :func:`api.scope.scoped_body`,
+as a scoped store sends every query). Each client gets its matches, in change order, in a bounded
 queue; a client whose queue is full is dropped and told to reset.
 
 Re-reading the lookback window is what makes the stream exact despite the refresh race: a log
@@ -23,6 +24,7 @@ from typing import Final
 import msgspec
 
 from api.filters import LogFilter
+from api.scope import UNSCOPED, Scope, scoped_body
 from api.settings import ApiSettings
 from api.store import LogStore
 from api.stream import (
@@ -50,11 +52,12 @@ Item = tuple[Change, msgspec.Raw]
 
 
 class Subscriber:
-    """One client: its filter and its bounded queue of (change, log) to send."""
+    """One client: its filter, its caller's scope and its bounded queue of (change, log)."""
 
-    def __init__(self, f: LogFilter, capacity: int) -> None:
+    def __init__(self, f: LogFilter, capacity: int, scope: Scope = UNSCOPED) -> None:
         self.filter = f
-        self.key = filter_key(f)
+        self.scope = scope
+        self.key = filter_key(f) + b"\n" + msgspec.json.encode(scope)
         self.queue: asyncio.Queue[Item] = asyncio.Queue(capacity)
         self.overflowed = asyncio.Event()
 
@@ -109,9 +112,10 @@ class LiveHub:
         """Changes with an older marker are never found again by the poller."""
         return self._watermark - self.lookback_ns
 
-    def subscribe(self, f: LogFilter) -> Subscriber:
-        """A new client; once :meth:`ready`, every matching change found is queued for it."""
-        subscriber = Subscriber(f, self.capacity)
+    def subscribe(self, f: LogFilter, scope: Scope = UNSCOPED) -> Subscriber:
+        """A new client; once :meth:`ready`, every change found that matches ``f`` inside
+        the caller's ``scope`` is queued for it."""
+        subscriber = Subscriber(f, self.capacity, scope)
         self._subscribers.add(subscriber)
         if self._task is None or self._task.done():
             self._primed = asyncio.get_running_loop().create_future()
@@ -201,7 +205,10 @@ class LiveHub:
             chunk = new[start : start + MATCH_CHUNK]
             ids = list(dict.fromkeys(change.id for change in chunk))
             members = list(groups.values())
-            bodies = [build_matching(current_window(g[0].filter, now), ids) for g in members]
+            bodies = [
+                scoped_body(build_matching(current_window(g[0].filter, now), ids), g[0].scope)
+                for g in members
+            ]
             answers = await self.store.multi_query("stream match", bodies)
             for group, answer in zip(members, answers, strict=True):
                 matched = parse_matching(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 import msgspec
@@ -33,9 +34,44 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
         Secret,
         _doc(
             "Comma-separated API tokens, accepted as 'Authorization: Bearer <token>' or "
-            "'x-api-key: <token>'. Setting any credential turns authentication on for /api/*."
+            "'x-api-key: <token>'; each is an unscoped admin. Setting any credential turns "
+            "authentication on for /api/*."
         ),
     ] = Secret("")
+    api_tokens_file: Annotated[
+        str,
+        _doc(
+            "Path of the tokens file (TOML): named tokens, stored as salted hashes, each with "
+            "a role (read, delete, admin) and a scope (see docs/security.md). Read at start-up "
+            "(a broken file stops it) and again whenever it changes."
+        ),
+    ] = ""
+    api_tokens_reload_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description=(
+                "Seconds between checks of whether the tokens file changed (SIGHUP makes the "
+                "next request re-read it at once)."
+            ),
+        ),
+    ] = 5.0
+    api_trusted_proxies: Annotated[
+        str,
+        _doc(
+            "Comma-separated addresses or CIDRs of reverse proxies whose identity header "
+            "(HEIMDALL_API_IDENTITY_HEADER) is believed; requests from elsewhere have the "
+            "header ignored. Off when empty."
+        ),
+    ] = ""
+    api_identity_header: Annotated[
+        str,
+        _doc(
+            "Header in which a trusted proxy forwards the authenticated user (e.g. "
+            "x-forwarded-user); the user must have an [[identities]] entry in the tokens "
+            "file. Set with HEIMDALL_API_TRUSTED_PROXIES, or neither."
+        ),
+    ] = ""
     api_basic_username: Annotated[
         str,
         _doc(
@@ -134,6 +170,30 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
                 f"invalid setting: {env_name('api_basic_username')} cannot contain ':' "
                 "(HTTP Basic separates user and password with it)"
             )
+        self.trusted_networks()  # fails fast on a bad address
+        proxies, header = env_name("api_trusted_proxies"), env_name("api_identity_header")
+        if bool(self.api_trusted_proxies.strip()) != bool(self.api_identity_header.strip()):
+            raise ConfigError(f"invalid setting: set {proxies} and {header} together or neither")
+        if self.api_identity_header.strip() and not self.api_tokens_file:
+            raise ConfigError(
+                f"invalid setting: {header} needs {env_name('api_tokens_file')} "
+                "(its [[identities]] say what each user may see)"
+            )
+
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies' networks (``10.0.0.5`` is ``10.0.0.5/32``)."""
+        networks = []
+        for item in self.api_trusted_proxies.split(","):
+            if not item.strip():
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"invalid setting: {env_name('api_trusted_proxies')}: {item.strip()!r} is "
+                    "not an IP address or CIDR"
+                ) from None
+        return tuple(networks)
 
     def tokens(self) -> list[bytes]:
         """Configured API tokens (empty items dropped), as bytes for constant-time compare."""
@@ -147,4 +207,4 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
         return bool(self.api_basic_username)  # __post_init__: both set or neither
 
     def auth_enabled(self) -> bool:
-        return bool(self.tokens()) or self.basic_enabled()
+        return bool(self.tokens()) or self.basic_enabled() or bool(self.api_tokens_file)

@@ -4,10 +4,16 @@ Bounded timeouts and no retries (``shared.opensearch.make_client``); responses a
 with typed msgspec decoders and every ``_source`` is passed on as raw bytes. Connection errors,
 timeouts, 429 and 5xx become :class:`shared.errors.StoreUnavailable` (HTTP 503). A missing
 alias means "no logs yet", not an error.
+
+Scopes: :meth:`LogStore.scoped` gives the view of one caller; every method of that view ANDs
+the caller's scope into the query it sends (:mod:`api.scope`), so no route, present or
+future, can forget it. A new method that sends a query must do the same (a unit test lists
+the methods and checks each).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, TypeVar
@@ -31,6 +37,7 @@ from api.query import (
     parse_search,
     stored_log,
 )
+from api.scope import UNSCOPED, Scope, scoped_body, scoped_query
 from api.settings import ApiSettings
 from shared.errors import StoreUnavailable
 from shared.opensearch import RawResponses, make_client
@@ -87,6 +94,19 @@ class LogStore:
             client if client is not None else make_client(settings, serializer=RawResponses())
         )
         self._audit_ready = False
+        self.scope: Scope = UNSCOPED
+
+    def scoped(self, scope: Scope) -> LogStore:
+        """This store as seen by a caller limited to ``scope`` (itself when unscoped)."""
+        if scope.unscoped:
+            return self
+        view = copy.copy(self)
+        view.scope = scope
+        return view
+
+    def scope_query(self, query: dict[str, Any]) -> dict[str, Any]:
+        """``query`` as this store sends it: AND the caller's scope."""
+        return scoped_query(query, self.scope)
 
     async def close(self) -> None:
         await self.client.close()
@@ -106,7 +126,10 @@ class LogStore:
 
     async def _search(self, what: str, body: dict[str, Any]) -> SearchResponse:
         text = await self._call(
-            what, self.client.search(index=self.alias, body=body, params=_SEARCH_PARAMS)
+            what,
+            self.client.search(
+                index=self.alias, body=scoped_body(body, self.scope), params=_SEARCH_PARAMS
+            ),
         )
         response = decode_search(text)
         if response.partial:
@@ -117,9 +140,13 @@ class LogStore:
     async def query(self, what: str, body: dict[str, Any], index: str | None = None) -> bytes:
         """Any search body over the log alias (or ``index``: a side index of
         :mod:`shared.ops_index`); the raw response, for a pure parser. A partial answer
-        (timed out, failed shards) is :class:`StoreUnavailable`."""
+        (timed out, failed shards) is :class:`StoreUnavailable`. A scoped view scopes
+        side indices too: a scoped caller sees nothing of what has no log fields."""
         text = await self._call(
-            what, self.client.search(index=index or self.alias, body=body, params=_SEARCH_PARAMS)
+            what,
+            self.client.search(
+                index=index or self.alias, body=scoped_body(body, self.scope), params=_SEARCH_PARAMS
+            ),
         )
         raw = text.encode() if isinstance(text, str) else bytes(text)
         if _PARTIAL.decode(raw).partial:
@@ -132,7 +159,7 @@ class LogStore:
         header = msgspec.json.encode({"index": self.alias, **_SEARCH_PARAMS})
         lines = bytearray()
         for body in bodies:
-            lines += header + b"\n" + msgspec.json.encode(body) + b"\n"
+            lines += header + b"\n" + msgspec.json.encode(scoped_body(body, self.scope)) + b"\n"
         text = await self._call(what, self.client.msearch(body=bytes(lines)))
         responses = _MULTI.decode(text).responses
         out: list[bytes] = []
@@ -152,7 +179,9 @@ class LogStore:
         """``_count`` of the logs ``query`` matches (raw response)."""
         text = await self._call(
             what,
-            self.client.count(index=self.alias, body={"query": query}, params=_SEARCH_PARAMS),
+            self.client.count(
+                index=self.alias, body={"query": self.scope_query(query)}, params=_SEARCH_PARAMS
+            ),
         )
         return _raw(text)
 
@@ -167,7 +196,9 @@ class LogStore:
         }
         text = await self._call(
             "delete",
-            self.client.delete_by_query(index=self.alias, body={"query": query}, params=params),
+            self.client.delete_by_query(
+                index=self.alias, body={"query": self.scope_query(query)}, params=params
+            ),
         )
         return _raw(text)
 
@@ -196,8 +227,9 @@ class LogStore:
         return _PIT.decode(_raw(text)).pit_id
 
     async def search_pit(self, body: dict[str, Any]) -> bytes:
-        """One search through a point in time (the body names it); the raw response."""
-        text = await self._call("export", self.client.search(body=body))
+        """One search through a point in time (the body names it), scoped like every
+        search of this view; the raw response."""
+        text = await self._call("export", self.client.search(body=scoped_body(body, self.scope)))
         raw = _raw(text)
         if _PARTIAL.decode(raw).partial:
             raise StoreUnavailable("OpenSearch returned a partial result")
@@ -221,7 +253,13 @@ class LogStore:
     async def get(self, log_id: str) -> msgspec.Raw | None:
         """One log by id, realtime (``_mget`` through the alias: visible as soon as the
         worker's write returned, before any refresh). If the alias spans several indices
-        (during a reindex), a search finds it instead, once refreshed."""
+        (during a reindex), a search finds it instead, once refreshed.
+
+        A scoped view always searches (``_mget`` takes no query): a log outside the scope is
+        not found, exactly like a missing one; a new log is found once refreshed (1 s)."""
+        if not self.scope.unscoped:
+            hits = (await self._search("get", build_get(log_id))).hits.hits
+            return stored_log(hits[0].source) if hits else None
         try:
             text = await self._call(
                 "get", self.client.mget(index=self.alias, body=build_mget(log_id))

@@ -100,12 +100,14 @@ class Result(msgspec.Struct, kw_only=True):
         return self.plain_seconds / self.e2e_seconds
 
 
-async def end_to_end(settings: WorkerSettings, total: int) -> tuple[float, str, int]:
-    """Seconds from assignment to the last commit, the worker's /metrics, its peak RSS."""
+async def end_to_end(settings: WorkerSettings, total: int, **env: str) -> tuple[float, str, int]:
+    """Seconds from assignment to the last commit, the worker's /metrics, its peak RSS
+    (``env``: more ``HEIMDALL_*`` variables for the worker)."""
     worker = worker_process(
         settings,
         HEIMDALL_MAX_BATCH=str(settings.max_batch),
         HEIMDALL_OPENSEARCH_TIMEOUT=str(settings.opensearch_timeout),
+        **env,
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()

@@ -32,7 +32,8 @@ commands:
   run         consume until SIGTERM/SIGINT (default)
   init-index  create the index and its alias if missing, then exit
   backfill    after an upgrade: rewrite older logs with the current derived fields (token
-              counts, cache hit type, owners), safely while ingesting; then exit
+              counts, cache hit type, owners), and redacted if HEIMDALL_REDACTION is on,
+              safely while ingesting; then exit
 """
 
 
@@ -70,11 +71,12 @@ async def _init_index(settings: WorkerSettings) -> None:
 
 async def _backfill(settings: WorkerSettings) -> None:
     from ingest.backfill import backfill
+    from ingest.feeds import redactor_of
 
     await _init_index(settings)
     store = Store(settings)
     try:
-        progress = await backfill(store)
+        progress = await backfill(store, redactor=redactor_of(settings))
     finally:
         await store.close()
     log.info("backfill done", extra=msgspec.structs.asdict(progress))

@@ -13,6 +13,11 @@ document whose bytes do not change is skipped; a changed one is written with
 ``if_seq_no``/``if_primary_term``, so a log the running worker rewrites meanwhile (with the
 new fields already) wins, and its 409 is counted as done. Safe to run while ingesting, to
 interrupt and to run again.
+
+With ``HEIMDALL_REDACTION`` on, the backfill also redacts every stored log that is not yet
+redacted in that mode (:meth:`ingest.redact.Redactor.state`): enabling redaction and running
+it once leaves no log readable in clear. Redaction is idempotent, so a second run rewrites
+nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import msgspec
 
 from ingest.merge import from_source, indexed_at_of, to_source
 from ingest.plan import Action
+from ingest.redact import Redactor
 from ingest.store import Store, StoredSource
 
 log = logging.getLogger("heimdall.ingest")
@@ -40,11 +46,13 @@ class Progress(msgspec.Struct, kw_only=True):
     rejected: int = 0
 
 
-def rewrites(docs: Iterable[StoredSource]) -> list[Action]:
-    """The writes that bring ``docs`` to the current derived fields (unchanged: none)."""
+def rewrites(docs: Iterable[StoredSource], redactor: Redactor | None = None) -> list[Action]:
+    """The writes that bring ``docs`` to the current derived fields, redacted by
+    ``redactor`` if one is given (unchanged: none)."""
     actions: list[Action] = []
     for doc in docs:
-        current = to_source(from_source(doc.id, doc.source), indexed_at_of(doc.source))
+        state = from_source(doc.id, doc.source)
+        current = to_source(redactor.state(state) if redactor else state, indexed_at_of(doc.source))
         if current != doc.source:
             actions.append(
                 Action(
@@ -58,8 +66,9 @@ def rewrites(docs: Iterable[StoredSource]) -> list[Action]:
     return actions
 
 
-async def backfill(store: Store, *, page: int = PAGE) -> Progress:
-    """Re-derive every document behind the store's alias; the counts of what happened."""
+async def backfill(store: Store, *, page: int = PAGE, redactor: Redactor | None = None) -> Progress:
+    """Re-derive (and redact) every document behind the store's alias; the counts of what
+    happened."""
     progress = Progress()
     after: str | None = None
     while True:
@@ -67,7 +76,7 @@ async def backfill(store: Store, *, page: int = PAGE) -> Progress:
         if not docs:
             return progress
         after = docs[-1].id
-        actions = rewrites(docs)
+        actions = rewrites(docs, redactor)
         result = await store.write(actions)
         progress.scanned += len(docs)
         progress.rewritten += len(result.written)

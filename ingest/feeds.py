@@ -6,7 +6,8 @@
 
 Every decoder turns one record value into zero or more :class:`LogEvent` (an OTLP export
 holds many calls, or none that is a GenAI call) and raises :class:`BadEvent` for a record
-that goes to the dead-letter topic.
+that goes to the dead-letter topic. With ``HEIMDALL_REDACTION`` on, every event a decoder
+returns is redacted (:mod:`ingest.redact`) before it is merged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from ingest.decode import LogEvent, decode_event
 from ingest.otlp.events import decode_logs, decode_traces
+from ingest.redact import Redactor
 from ingest.settings import WorkerSettings
 
 
@@ -36,4 +38,31 @@ def decoders(settings: WorkerSettings) -> dict[str, Decoder]:
         by_topic[settings.otlp_traces_topic] = decode_traces
     if settings.otlp_logs_topic:
         by_topic[settings.otlp_logs_topic] = decode_logs
-    return by_topic
+    redactor = redactor_of(settings)
+    if redactor is None:
+        return by_topic
+    return {topic: redacting(decode, redactor) for topic, decode in by_topic.items()}
+
+
+def redactor_of(settings: WorkerSettings) -> Redactor | None:
+    """The redactor ``HEIMDALL_REDACTION*`` configure (``None`` when off)."""
+    if settings.redaction == "off":
+        return None
+    return Redactor(
+        settings.redaction,
+        key=settings.redaction_key.reveal(),
+        patterns=settings.redaction_patterns,
+        phone_region=settings.redaction_phone_region,
+    )
+
+
+def redacting(decode: Decoder, redactor: Redactor) -> Decoder:
+    """``decode``, with every event it returns redacted."""
+
+    def decode_redacted(
+        value: bytes | None, *, timestamp_ms: int, max_bytes: int
+    ) -> list[LogEvent]:
+        events = decode(value, timestamp_ms=timestamp_ms, max_bytes=max_bytes)
+        return [redactor.event(event) for event in events]
+
+    return decode_redacted

@@ -32,7 +32,7 @@ import msgspec
 
 from ingest.decode import LogEvent
 from ingest.derive import derived_fields
-from shared.index import DERIVED_FIELDS, INDEXED_AT, MERGE_VERSIONS
+from shared.index import DERIVED_FIELDS, INDEXED_AT, MERGE_VERSIONS, REDACTION
 from shared.schema import LOG_FIELDS
 
 
@@ -83,6 +83,8 @@ _ENCODER: Final = msgspec.json.Encoder()
 _SOURCE_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _VERSIONS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 _SKIP_ON_READ: Final = frozenset({"id", *DERIVED_FIELDS})
+#: The fields of a state written to ``_source``, in order: the log's, then the redaction mode.
+_STORED: Final = (*LOG_FIELDS, REDACTION)
 
 
 def to_source(state: LogState, indexed_at: str | None = None) -> bytes:
@@ -93,7 +95,7 @@ def to_source(state: LogState, indexed_at: str | None = None) -> bytes:
     events came in.
     """
     document: dict[str, object] = {"id": state.id}
-    document.update((name, state.fields[name]) for name in LOG_FIELDS if name in state.fields)
+    document.update((name, state.fields[name]) for name in _STORED if name in state.fields)
     document.update(derived_fields(state.fields))
     document[MERGE_VERSIONS] = dict(sorted(state.versions.items()))
     if indexed_at is not None:

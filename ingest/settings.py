@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
-from shared.settings import LogLevel, OpenSearchSettings
+from ingest.redact.patterns import operator_patterns
+from shared.settings import LogLevel, OpenSearchSettings, Secret
+
+#: Shortest ``HEIMDALL_REDACTION_KEY`` accepted (a guessable key makes hashes reversible).
+MIN_REDACTION_KEY: int = 16
 
 
 class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
@@ -131,6 +135,37 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
     log_level: Annotated[
         LogLevel, msgspec.Meta(description="DEBUG, INFO, WARNING or ERROR (any case).")
     ] = "INFO"
+    redaction: Annotated[
+        Literal["off", "mask", "hash"],
+        msgspec.Meta(
+            description="Redaction of secrets and personal data before a log is indexed: off "
+            "(stored as sent), mask (replaced by [EMAIL], [API_KEY], ...) or hash (by a keyed "
+            "hash, [EMAIL:5b2f0c1d9e8a], so equal values still match). See docs/security.md.",
+        ),
+    ] = "off"
+    redaction_key: Annotated[
+        Secret,
+        msgspec.Meta(
+            description=f"HMAC-SHA256 key of redaction mode hash, at least {MIN_REDACTION_KEY} "
+            "characters; never printed. Changing it changes every token from then on.",
+        ),
+    ] = Secret("")
+    redaction_patterns: Annotated[
+        str,
+        msgspec.Meta(
+            description='More values to redact: a JSON object {"LABEL": "regex", ...}, e.g. '
+            '{"EMPLOYEE_ID": "EMP-[0-9]{6}"}; a match becomes [LABEL]. Tried before the '
+            "built-in detectors.",
+        ),
+    ] = ""
+    redaction_phone_region: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Z]{2}$",
+            description="Region (ISO 3166 alpha-2) of phone numbers written without a "
+            "+country code, as libphonenumber validates them.",
+        ),
+    ] = "US"
 
     def __post_init__(self) -> None:
         inputs = [t for t in (self.topic, self.otlp_traces_topic, self.otlp_logs_topic) if t]
@@ -139,3 +174,12 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
                 "HEIMDALL_TOPIC, HEIMDALL_OTLP_TRACES_TOPIC, HEIMDALL_OTLP_LOGS_TOPIC and "
                 "HEIMDALL_DLQ_TOPIC must be different topics"
             )
+        if self.redaction == "hash" and len(self.redaction_key) < MIN_REDACTION_KEY:
+            raise ValueError(
+                f"HEIMDALL_REDACTION=hash needs HEIMDALL_REDACTION_KEY of at least "
+                f"{MIN_REDACTION_KEY} characters"
+            )
+        try:
+            operator_patterns(self.redaction_patterns)
+        except ValueError as exc:
+            raise ValueError(f"HEIMDALL_REDACTION_PATTERNS: {exc}") from None

@@ -16,6 +16,11 @@ Stored document = the ``LogEntry`` fields as ingested, plus fields Heimdall deri
   nanoseconds), the change marker the live tail (``GET /api/logs/stream``) polls; set on every
   write, kept by a backfill; older logs lack it until rewritten.
 
+Stored alongside the ``LogEntry`` fields (kept on read, served by the API):
+
+- ``redaction``: the redaction mode the worker applied to the log's payloads and content
+  (``mask`` or ``hash``, see :mod:`ingest.redact`); absent: not redacted (``off``).
+
 The mapping is ``dynamic: strict``: no payload key can ever create a field. Everything that is
 only returned (histories, outputs, raw bodies, usage details) is stored in ``_source`` with
 indexing disabled.
@@ -43,6 +48,7 @@ CACHED_READ_TOKENS: Final = "cached_read_tokens"
 CACHE_HIT_TYPE: Final = "cache_hit_type"
 MERGE_VERSIONS: Final = "merge_versions"
 INDEXED_AT: Final = "indexed_at"
+REDACTION: Final = "redaction"
 #: Derived owner field -> the (id, name, ids, names) fields it pairs.
 OWNER_FIELDS: Final[dict[str, tuple[str, str, str, str]]] = {
     "team_owners": ("team_id", "team_name", "team_ids", "team_names"),
@@ -142,6 +148,7 @@ def mapping() -> dict[str, Any]:
         properties[owners] = _KEYWORD
     properties[MERGE_VERSIONS] = _STORED_ONLY
     properties[INDEXED_AT] = _TIME
+    properties[REDACTION] = _KEYWORD
     return {"dynamic": "strict", "properties": properties}
 
 

@@ -16,6 +16,7 @@ from api.routes import (
     similar,
     stats,
     stream,
+    whoami,
 )
 
 #: Every route handler under ``/api``. Order matters where paths overlap: fixed paths such as
@@ -24,3 +25,4 @@ ROUTES: list[Any] = [*logs.ROUTES, *stats.ROUTES, *histograms.ROUTES]
 ROUTES += [*stream.STREAM_ROUTES, *export.ROUTES]
 ROUTES += [*admin.ROUTES, *similar.ROUTES]
 ROUTES += [*rankings.ROUTES, *filterdata.ROUTES, *sessions.ROUTES, *dashboard.ROUTES]
+ROUTES += whoami.ROUTES

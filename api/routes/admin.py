@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from litestar import Request, Response, delete, get
 from litestar.di import NamedDependency
 
-from api.auth import Authenticator
 from api.deletion import (
     DeleteIncomplete,
     DeleteResult,
@@ -24,8 +23,9 @@ from api.deletion import (
 from api.dropped import DroppedResponse, build_dropped, parse_dropped, parse_dropped_response
 from api.freshness import Freshness, FreshnessCache
 from api.parsing import Raw, collect
-from api.routes.common import error_responses, json_response, ok, param
+from api.routes.common import ROLE_OPT, error_responses, json_response, ok, param
 from api.store import LogStore
+from api.tokens import Access
 from shared.errors import StoreUnavailable
 from shared.ops_index import dropped_index
 
@@ -43,7 +43,8 @@ log = logging.getLogger("api")
     ),
     operation_id="getDroppedRequests",
     tags=["Logging"],
-    responses={**ok(DroppedResponse), **error_responses(400, 401, 500, 503)},
+    opt={ROLE_OPT: "admin"},
+    responses={**ok(DroppedResponse), **error_responses(400, 401, 403, 500, 503)},
 )
 async def dropped(
     request: Request[Any, Any, Any],
@@ -93,19 +94,20 @@ async def freshness(freshness: NamedDependency[FreshnessCache]) -> Response[byte
         'Bifrost\'s form: body {"ids": [...]}. Beyond Bifrost: any filter of GET /api/logs as '
         "query parameters (ANDed with ids when both are given); dry_run=true only counts; "
         "with neither ids nor a filter, all=true is required. Every delete writes an audit "
-        "record (who, when, query, counts) to <alias>-audit. Needs credentials when "
-        "authentication is on."
+        "record (who, when, query, counts) to <alias>-audit. Needs role delete when "
+        "authentication is on; a scoped token deletes (and counts) only logs in its scope."
     ),
     operation_id="deleteLogs",
     tags=["Logging"],
     status_code=200,
-    responses={**ok(DeleteResult), **error_responses(400, 401, 500, 503)},
+    opt={ROLE_OPT: "delete"},
+    responses={**ok(DeleteResult), **error_responses(400, 401, 403, 500, 503)},
 )
 async def delete_logs(
     request: Request[Any, Any, Any],
     params: NamedDependency[Raw],
     store: NamedDependency[LogStore],
-    authenticator: NamedDependency[Authenticator],
+    access: NamedDependency[Access],
     dry_run: Annotated[
         str | None, param("Only count the logs that would be deleted", type="boolean")
     ] = None,
@@ -119,7 +121,7 @@ async def delete_logs(
     if req.dry_run:
         return json_response(parse_count(await store.count("delete dry run", query)))
     audit_id = str(uuid.uuid4())
-    record = audit_started(req, authenticator.principal(request.headers), _now_ms())
+    record = audit_started(req, access.principal, _now_ms(), store.scope_query(query))
     await store.write_audit(audit_id, record)
     try:
         result = parse_deleted(await store.delete_by_query(query))

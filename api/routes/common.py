@@ -32,10 +32,15 @@ from shared.schema import BifrostError
 JSON: Final = "application/json"
 #: The dependency name under which handlers receive the raw query string (:data:`Raw`).
 QUERY: Final = "params"
+#: ``opt`` keys of a route: the role it needs (``/api`` routes: ``read`` unless they say
+#: otherwise), or that it needs no credentials at all (see :func:`api.app.create_app`).
+ROLE_OPT: Final = "role"
+PUBLIC_OPT: Final = "public"
 
 _ERROR_DESCRIPTIONS: Final = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden: the caller's role does not allow this",
     404: "Not found",
     500: "Internal server error",
     503: "Log store unavailable",

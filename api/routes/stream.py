@@ -19,11 +19,10 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.openapi import ResponseSpec
 from litestar.response import Stream
 
-from api.auth import Authenticator
 from api.live import LiveHub, Subscriber
 from api.origins import origin_allowed
 from api.parsing import Raw, collect
-from api.routes.common import error_responses, param
+from api.routes.common import ROLE_OPT, error_responses, param
 from api.settings import ApiSettings
 from api.store import LogStore
 from api.stream import (
@@ -115,7 +114,7 @@ async def stream_logs(
 async def _events(
     hub: LiveHub, store: LogStore, stream: StreamRequest, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    subscriber = hub.subscribe(stream.filter)
+    subscriber = hub.subscribe(stream.filter, store.scope)
     try:
         while not await hub.ready(heartbeat):
             yield HEARTBEAT
@@ -165,21 +164,20 @@ async def _replay(
         after = page[-1][0]
 
 
-@websocket("/ws")
+@websocket("/ws", opt={ROLE_OPT: "read"})
 async def bifrost_ws(
     socket: WebSocket[Any, Any, Any],
     hub: NamedDependency[LiveHub],
+    store: NamedDependency[LogStore],
     settings: NamedDependency[ApiSettings],
-    authenticator: NamedDependency[Authenticator],
 ) -> None:
     """Bifrost's ``/ws`` (``dashboards.md`` section 5): ``{"type":"log",...}`` text frames
-    of every new or updated log (the filter parameters are accepted as an extension);
-    client messages are discarded; pings come from the server (``api.server``)."""
+    of every new or updated log in the caller's scope (the filter parameters are accepted as
+    an extension); client messages are discarded; pings come from the server
+    (``api.server``). Credentials are checked by the app's guard, as for ``/api``."""
     headers = socket.headers
     refused = not origin_allowed(headers.get("origin"), headers.get("host"), settings.ws_origins())
     try:
-        if authenticator.enabled:
-            authenticator.check(headers)
         stream = parse_stream(
             collect(socket.query_params.dict()),
             None,
@@ -192,7 +190,7 @@ async def bifrost_ws(
     if refused:
         await socket.close(code=WS_POLICY)  # before accept: the handshake is refused (403)
         return
-    subscriber = hub.subscribe(stream.filter)
+    subscriber = hub.subscribe(stream.filter, store.scope)
     try:
         while not await hub.ready(WS_WRITE_SECONDS):
             pass  # OpenSearch unreachable: the handshake completes once the tail is live

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from api.app import OPENAPI_JSON, create_app
 from api.settings import ApiSettings
+from shared.index import REDACTION
 from shared.schema import ALSO_ACCEPTED, HEAVY_FIELDS, LOG_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,8 +173,10 @@ def test_log_entry_matches_contract() -> None:
     contract, ours = spec("get-log-by-id.openapi.yaml"), generated()
     theirs = contract["components"]["schemas"]["LogEntry"]["properties"]
     mine = response_schema(ours, "/api/logs/{id}", "200")["properties"]
-    # The contract's fields, plus (additively) the ones Bifrost's newer log rows carry.
-    assert set(mine) == set(LOG_FIELDS) == set(theirs) | NEWER_FIELDS
+    # The contract's fields, plus (additively) the ones Bifrost's newer log rows carry, and
+    # Heimdall's redaction mode.
+    assert set(mine) - {REDACTION} == set(LOG_FIELDS) == set(theirs) | NEWER_FIELDS
+    assert mine[REDACTION] == {"oneOf": [{"type": "string", "enum": ["mask", "hash"]}]}
     for name, schema in theirs.items():
         if name in ALSO_ACCEPTED:  # widened to Bifrost's own row shape: see test_payload_shapes
             continue

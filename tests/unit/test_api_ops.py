@@ -329,16 +329,16 @@ def test_similar_parameters_and_bodies() -> None:
 
 
 def test_principal_names_the_caller_never_the_token() -> None:
-    assert Authenticator(ApiSettings()).principal({}) == "anonymous"
+    assert Authenticator(ApiSettings()).authenticate({}).principal == "anonymous"
     auth = Authenticator(
         ApiSettings(
             api_tokens=Secret("s3cret"), api_basic_username="ops", api_basic_password=Secret("pw")
         )
     )
     basic = "Basic " + base64.b64encode(b"ops:pw").decode()
-    assert auth.principal({"authorization": basic}) == "basic:ops"
-    by_bearer = auth.principal({"authorization": "Bearer s3cret"})
-    assert by_bearer == auth.principal({"x-api-key": "s3cret"})
+    assert auth.authenticate({"authorization": basic}).principal == "basic:ops"
+    by_bearer = auth.authenticate({"authorization": "Bearer s3cret"}).principal
+    assert by_bearer == auth.authenticate({"x-api-key": "s3cret"}).principal
     assert by_bearer.startswith("token:")
     assert "s3cret" not in by_bearer
     assert len(by_bearer) == len("token:") + 12

@@ -7,6 +7,7 @@ import msgspec
 from ingest.backfill import rewrites
 from ingest.decode import decode_event
 from ingest.merge import merge, to_source
+from ingest.redact import Redactor
 from ingest.store import StoredSource
 
 EVENT = (
@@ -45,3 +46,16 @@ def test_the_change_marker_is_kept() -> None:
     del older["prompt_tokens"]
     [action] = rewrites([StoredSource("a", msgspec.json.encode(older), 3, 1)])
     assert action.source == marked
+
+
+def test_with_redaction_a_clear_document_is_redacted_once() -> None:
+    event = (
+        b'{"id":"a","status":"success",'
+        b'"input_history":[{"role":"user","content":"mail jane@example.com"}]}'
+    )
+    stored = to_source(merge(None, decode_event(event, timestamp_ms=1, max_bytes=1 << 20)))
+    redactor = Redactor("mask")
+    [action] = rewrites([StoredSource("a", stored, 7, 2)], redactor)
+    assert b"jane@example.com" not in action.source
+    assert b'"redaction":"mask"' in action.source
+    assert rewrites([StoredSource("a", action.source, 8, 2)], redactor) == []
