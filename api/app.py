@@ -37,9 +37,11 @@ from api.freshness import (
     freshness_headers,
     parse_progress,
 )
+from api.live import LiveHub
 from api.routes import ROUTES
 from api.routes.common import JSON, PROVIDE_QUERY, PUBLIC_OPT, QUERY, ROLE_OPT
 from api.routes.logs import misrouted_log
+from api.routes.stream import WS_ROUTES
 from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
@@ -126,6 +128,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
     settings = settings if settings is not None else ApiSettings()
     log_store = store if store is not None else LogStore(settings)
     authenticator = Authenticator(settings)
+    hub = LiveHub(log_store, settings)
 
     async def read_progress() -> Freshness:
         index = progress_index(log_store.alias)
@@ -176,6 +179,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         return await misrouted_log(request, store_for(request.scope, log_store))
 
     async def close_store() -> None:
+        await hub.close()
         await log_store.close()
 
     async def reread_tokens_on_sighup() -> None:
@@ -183,13 +187,18 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             watch_sighup(authenticator.file.check_soon)
 
     return Litestar(
-        # In a public router, so that its OPTIONS handler is public too.
-        route_handlers=[api, Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True})],
+        # /health in a public router, so that its OPTIONS handler is public too.
+        route_handlers=[
+            api,
+            Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True}),
+            *WS_ROUTES,
+        ],
         dependencies={
             "store": Provide(provide_store),
             "access": Provide(provide_access),
             "settings": _constant(settings),
             "freshness": _constant(freshness),
+            "hub": _constant(hub),
         },
         guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,

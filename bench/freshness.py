@@ -10,7 +10,11 @@ sent, the bench polls
 
 - ``GET /api/logs/{id}`` every 5 ms until it answers 200 (goal: p99 <= 250 ms), and
 - ``GET /api/logs?content_search=<word>`` every 20 ms until the log is found (goal: p99 <=
-  the index's refresh interval + 250 ms; a search only sees refreshed writes).
+  the index's refresh interval + 250 ms; a search only sees refreshed writes);
+
+and, on a live tail (``GET /api/logs/stream``) open for the whole phase and filtered to the
+probes (``metadata_probe``), the time until the probe's event arrives (goal: within 2 s; it
+needs a refresh too, plus the poller's interval).
 
 Prints p50/p99 of both next to the refresh interval (the anchor), and the resident memory of
 both processes (current and peak). Deletes its topic and index at the end.
@@ -58,6 +62,7 @@ class Phase(msgspec.Struct):
     rate: float
     get_ms: list[float]
     search_ms: list[float]
+    stream_ms: list[float]
     worker_kib: dict[str, int]
     api_kib: dict[str, int]
 
@@ -90,6 +95,7 @@ def probe_event(log_id: str, word: str) -> bytes:
             "model": "gpt-4o",
             "status": "success",
             "latency": 12.5,
+            "metadata": {"probe": "freshness"},
             "input_history": [{"role": "user", "content": f"freshness probe {word}"}],
         }
     )
@@ -104,10 +110,36 @@ async def _until(poll: Any, interval: float, started: float, within: float = 30.
         await asyncio.sleep(interval)
 
 
+class Tail:
+    """A live tail of the probes: when each probe's event arrived (``perf_counter``)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+
+    async def read(self, http: aiohttp.ClientSession, api: Process) -> None:
+        params = {"metadata_probe": "freshness"}
+        async with http.get(f"{api.url}/api/logs/stream", params=params) as response:
+            async for line in response.content:
+                if line.startswith(b"data: "):
+                    log_id = msgspec.json.decode(line[6:])["log"]["id"]
+                    self.arrived.setdefault(log_id, time.perf_counter())
+
+    async def seen(self, log_id: str, started: float) -> float:
+        async def arrived() -> bool:
+            return log_id in self.arrived
+
+        await _until(arrived, 0.005, started)
+        return (self.arrived[log_id] - started) * 1000
+
+
 async def probe(
-    http: aiohttp.ClientSession, api: Process, producer: AIOKafkaProducer, topic: str
-) -> tuple[float, float]:
-    """Milliseconds from send to found by id, and to found by content search."""
+    http: aiohttp.ClientSession,
+    api: Process,
+    producer: AIOKafkaProducer,
+    topic: str,
+    tail: Tail,
+) -> tuple[float, float, float]:
+    """Milliseconds from send to found by id, by content search and on the live tail."""
     log_id = f"probe-{uuid.uuid4().hex}"
     word = f"zq{uuid.uuid4().hex[:10]}"
 
@@ -124,10 +156,13 @@ async def probe(
 
     started = time.perf_counter()
     ack = await producer.send(topic, value=probe_event(log_id, word), key=log_id.encode())
-    get_ms, search_ms, _ = await asyncio.gather(
-        _until(by_id, 0.005, started), _until(by_search, 0.02, started), ack
+    get_ms, search_ms, stream_ms, _ = await asyncio.gather(
+        _until(by_id, 0.005, started),
+        _until(by_search, 0.02, started),
+        tail.seen(log_id, started),
+        ack,
     )
-    return get_ms, search_ms
+    return get_ms, search_ms, stream_ms
 
 
 async def phase(
@@ -146,21 +181,26 @@ async def phase(
     )
     get_ms: list[float] = []
     search_ms: list[float] = []
+    stream_ms: list[float] = []
+    tail = Tail()
     try:
         async with aiohttp.ClientSession() as http:
+            reader = asyncio.create_task(tail.read(http, api))
             await asyncio.sleep(2.0 if rate else 0.5)  # let the load settle
             for _ in range(probes):
-                got, found = await probe(http, api, producer, settings.topic)
+                got, found, streamed = await probe(http, api, producer, settings.topic, tail)
                 get_ms.append(got)
                 search_ms.append(found)
+                stream_ms.append(streamed)
                 await asyncio.sleep(random.uniform(0.05, 0.3))  # not in step with refreshes
+            reader.cancel()
     finally:
         stop.set()
         if load_task is not None:
             sent = await load_task
             print(f"{name}: {sent:,} load events sent", file=sys.stderr)
         await producer.stop()
-    return Phase(name, rate, get_ms, search_ms, worker.memory(), api.memory())
+    return Phase(name, rate, get_ms, search_ms, stream_ms, worker.memory(), api.memory())
 
 
 def table(phases: list[Phase], refresh: str) -> str:
@@ -169,8 +209,9 @@ def table(phases: list[Phase], refresh: str) -> str:
         f"refresh interval {refresh} (the anchor of search freshness)",
         "",
         "| load | probes | GET by id p50 | GET by id p99 | search p50 | search p99 "
-        "| search p99 - refresh | worker RSS (peak) | API RSS (peak) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| search p99 - refresh | live tail p50 | live tail p99 "
+        "| worker RSS (peak) | API RSS (peak) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in phases:
         lines.append(
@@ -178,6 +219,7 @@ def table(phases: list[Phase], refresh: str) -> str:
             f"| {statistics.median(p.get_ms):.0f} ms | {percentile(p.get_ms, 99):.0f} ms "
             f"| {statistics.median(p.search_ms):.0f} ms | {percentile(p.search_ms, 99):.0f} ms "
             f"| {percentile(p.search_ms, 99) - anchor:+.0f} ms "
+            f"| {statistics.median(p.stream_ms):.0f} ms | {percentile(p.stream_ms, 99):.0f} ms "
             f"| {p.worker_kib['VmRSS'] / 1024:.0f} MB ({p.worker_kib['VmHWM'] / 1024:.0f} MB) "
             f"| {p.api_kib['VmRSS'] / 1024:.0f} MB ({p.api_kib['VmHWM'] / 1024:.0f} MB) |"
         )

@@ -56,10 +56,13 @@ def plan(
     events: Mapping[str, Sequence[LogEvent]],
     stored: Mapping[str, Stored],
     homes: Mapping[str, str] | None = None,
+    *,
+    indexed_at: str | None = None,
 ) -> Plan:
     """The writes that bring every id of ``events`` to its merged state. A new document is
     created in its home partition (``homes``; absent: the alias's write index), a stored
-    one is replaced where it is."""
+    one is replaced where it is. Every written source carries ``indexed_at``, the change
+    marker (the writer passes its clock)."""
     actions: list[Action] = []
     unchanged: list[str] = []
     for doc_id, doc_events in events.items():
@@ -69,7 +72,8 @@ def plan(
             continue
         if current is None:
             home = homes.get(doc_id, "") if homes is not None else ""
-            actions.append(Action(op="create", id=doc_id, source=to_source(merged), index=home))
+            source = to_source(merged, indexed_at)
+            actions.append(Action(op="create", id=doc_id, source=source, index=home))
         elif merged == current.state:
             unchanged.append(doc_id)
         else:
@@ -77,7 +81,7 @@ def plan(
                 Action(
                     op="index",
                     id=doc_id,
-                    source=to_source(merged),
+                    source=to_source(merged, indexed_at),
                     if_seq_no=current.seq_no,
                     if_primary_term=current.primary_term,
                     index=current.index,

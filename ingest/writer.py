@@ -27,8 +27,14 @@ from ingest.plan import Action, Plan, Stored, plan
 from ingest.router import Homes, Router
 from ingest.store import Store, WriteResult
 from shared.errors import DocumentRejected, HeimdallError
+from shared.index import format_nanos
 
 log = logging.getLogger("heimdall.ingest")
+
+
+def _marker() -> str:
+    """The change marker of a write planned now (``indexed_at``, :mod:`shared.index`)."""
+    return format_nanos(time.time_ns())
 
 
 class BatchWriter:
@@ -69,7 +75,7 @@ class BatchWriter:
         started = time.perf_counter()
         known.update(found.stored)
         ready = {i: e for i, e in independent.items() if i in known or i in found.indices}
-        batch.early = plan(ready, known, found.indices)
+        batch.early = plan(ready, known, found.indices, indexed_at=_marker())
         batch.early_rejected = found.rejected
         self.metrics.stage("merge", time.perf_counter() - started)
 
@@ -108,7 +114,7 @@ class BatchWriter:
                 stored = await self.store.fetch(pending, homes)
                 self.metrics.stage("read", time.perf_counter() - started)
                 started = time.perf_counter()
-                todo = plan(pending, stored, homes)
+                todo = plan(pending, stored, homes, indexed_at=_marker())
             self.metrics.stage("merge", time.perf_counter() - started)
             self.metrics.skipped_unchanged.inc(len(todo.unchanged))
             if not todo.actions:
@@ -153,7 +159,8 @@ class BatchWriter:
         homes.update(found.indices)
         rejected.update(found.rejected)
         known.update(found.stored)
-        todo = plan({i: e for i, e in rest.items() if i not in found.rejected}, known, homes)
+        writable = {i: e for i, e in rest.items() if i not in found.rejected}
+        todo = plan(writable, known, homes, indexed_at=_marker())
         return Plan(actions=actions + todo.actions, unchanged=unchanged + todo.unchanged)
 
     def _remember(self, batch: Batch, actions: list[Action], result: WriteResult) -> None:

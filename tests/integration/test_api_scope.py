@@ -12,12 +12,15 @@ would show), and must not contain any value only the outside logs have.
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+import aiohttp
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
@@ -25,8 +28,9 @@ from opensearchpy import AsyncOpenSearch
 
 from api.app import create_app
 from api.settings import ApiSettings
+from api.stream import Change, encode_token
 from api.tokens import hash_token
-from shared.index import ensure_index
+from shared.index import ensure_index, format_nanos
 from shared.opensearch import make_client
 from shared.ops_index import audit_index
 from tests.conftest import Services
@@ -70,6 +74,9 @@ SCOPE_TESTS: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/logs/sessions/{session_id:str}/summary"): "test_sessions",
     ("GET", "/api/logs/dashboard"): "test_dashboard",
     ("GET", "/api/whoami"): "test_whoami",
+    ("GET", "/api/logs/export"): "test_export",
+    ("GET", "/api/logs/stream"): "test_live_tail",
+    ("WS", "/ws"): "test_live_tail",
 }
 
 HISTOGRAMS: Final = (
@@ -336,6 +343,70 @@ async def test_freshness_is_ingest_progress_only(api: Api) -> None:
     scoped = await api.json(READER, "/api/logs/freshness")
     assert scoped == await api.json(ADMIN, "/api/logs/freshness")
     assert_no_leak(str(scoped), "freshness")
+
+
+async def test_export(api: Api) -> None:
+    """Both formats, with payloads: the scoped file is the admin's with the scope's filter."""
+    for params in ({"format": "ndjson", "payloads": "true"}, {"format": "csv"}):
+        scoped = await api.get(READER, "/api/logs/export", params)
+        assert scoped.status_code == 200, scoped.text
+        filtered = await api.get(ADMIN, "/api/logs/export", {**params, **SCOPE})
+        everything = await api.get(ADMIN, "/api/logs/export", params)
+        assert scoped.text == filtered.text
+        assert scoped.text != everything.text
+        assert_no_leak(scoped.text, f"export {params}")
+    lines = (await api.get(READER, "/api/logs/export", {"format": "ndjson"})).text.splitlines()
+    assert len(lines) == len(api.inside)
+
+
+async def test_live_tail(services: Services, tmp_path: Path, unique_name: str) -> None:
+    """``/api/logs/stream`` (live and resumed) and ``/ws`` send a scoped caller only the
+    changes inside its scope, through a real server."""
+    from tests.integration.test_api_stream import serve, sse
+
+    settings = ApiSettings(
+        opensearch_url=services.opensearch_url,
+        index_alias=unique_name,
+        api_tokens_file=str(_tokens_file(tmp_path)),
+        api_port=0,
+        api_log_level="warning",
+    )
+    admin = make_client(settings)
+    docs = {d["id"]: d for d in seed_logs()}
+    before = Change(time.time_ns() - 1_000_000_000, "0")
+    try:
+        await ensure_index(admin, unique_name)
+        async with serve(settings) as base:
+            url = f"{base.replace('http', 'ws', 1)}/ws"
+            async with (
+                sse(base, headers=_bearer(READER)) as scoped,
+                sse(base, headers=_bearer(ADMIN)) as everything,
+                aiohttp.ClientSession() as session,
+                session.ws_connect(url, headers=_bearer(READER)) as ws,
+            ):
+                marker = format_nanos(time.time_ns())
+                changed = [{**docs[i], "indexed_at": marker} for i in ("out-000", "in-000")]
+                await load(admin, unique_name, changed)
+                got = [(await everything.next()).data["log"]["id"] for _ in changed]
+                assert sorted(got) == ["in-000", "out-000"]
+                event = await scoped.next()
+                assert event.data["log"]["id"] == "in-000"
+                frame = await ws.receive(timeout=30)
+                assert msgspec.json.decode(frame.data)["payload"]["id"] == "in-000"
+                assert_no_leak(frame.data, "/ws")
+                assert_no_leak(json.dumps(event.data), "stream")
+                await scoped.nothing_more(1.0)
+            headers = {**_bearer(READER), "Last-Event-ID": encode_token(before)}
+            async with sse(base, headers=headers) as resumed:
+                assert (await resumed.next()).data["log"]["id"] == "in-000"
+                await resumed.nothing_more(1.0)
+    finally:
+        await admin.indices.delete(index=f"{unique_name}*", params={"expand_wildcards": "all"})
+        await admin.close()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 # ---------------------------------------------------------------- delete

@@ -99,9 +99,18 @@ SCOPED_STORE_METHODS = {
     "delete_by_query": "scope_query",
     "search": "_search -> scoped_body (page and has_logs)",
     "get": "a scoped view searches with build_get (no _mget)",
+    "search_pit": "scoped_body (each export page)",
 }
 #: Public methods that send no query over logs.
-UNSCOPED_STORE_METHODS = {"close", "ping", "write_audit", "scoped", "scope_query"}
+UNSCOPED_STORE_METHODS = {
+    "close",
+    "ping",
+    "write_audit",
+    "scoped",
+    "scope_query",
+    "open_pit",  # a point in time holds no query; its pages go through search_pit
+    "close_pit",
+}
 
 
 def test_every_store_method_that_queries_is_known_to_apply_the_scope() -> None:

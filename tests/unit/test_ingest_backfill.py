@@ -36,6 +36,18 @@ def test_an_older_document_gains_the_derived_fields_and_keeps_its_bytes() -> Non
     assert b'"cost":1e-7' in action.source
 
 
+def test_the_change_marker_is_kept() -> None:
+    """A backfill is no change of the log: its ``indexed_at`` stays, and a current
+    document with a marker is still left alone."""
+    state = merge(None, decode_event(EVENT, timestamp_ms=1, max_bytes=1 << 20))
+    marked = to_source(state, "2026-01-01T00:00:00.000000001Z")
+    assert rewrites([StoredSource("a", marked, 3, 1)]) == []
+    older = msgspec.json.decode(marked)
+    del older["prompt_tokens"]
+    [action] = rewrites([StoredSource("a", msgspec.json.encode(older), 3, 1)])
+    assert action.source == marked
+
+
 def test_with_redaction_a_clear_document_is_redacted_once() -> None:
     event = (
         b'{"id":"a","status":"success",'

@@ -111,3 +111,13 @@ def test_bulk_body_is_ndjson_with_sources_verbatim() -> None:
     }
     assert lines[3] == b'{"id":"y"}'
     assert bulk_body([]) == b""
+
+
+def test_every_write_carries_the_change_marker() -> None:
+    marker = "2026-01-01T00:00:00.123456789Z"
+    created = plan({"a": [CREATE]}, {}, indexed_at=marker).actions
+    updated = plan({"a": [FINISH]}, {"a": stored(state(CREATE))}, indexed_at=marker).actions
+    for [action] in (created, updated):
+        assert msgspec.json.decode(action.source)["indexed_at"] == marker
+    # Nothing to write: no new marker either.
+    assert plan({"a": [CREATE]}, {"a": stored(state(CREATE))}, indexed_at=marker).actions == []
