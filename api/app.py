@@ -11,7 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Reference, SecurityScheme
 
 from api.auth import Authenticator
@@ -30,6 +30,7 @@ from api.routes.logs import misrouted_log
 from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
+from api.web import swagger_plugin, web_routes
 from shared.ops_index import progress_index
 
 DOCS_PATH: Final = "/docs"
@@ -129,7 +130,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         await log_store.close()
 
     return Litestar(
-        route_handlers=[api, health],
+        route_handlers=[api, health, *web_routes()],
         dependencies={
             "store": _constant(log_store),
             "settings": _constant(settings),
@@ -148,7 +149,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
                 "Authentication (Bearer, Basic or x-api-key) applies to /api/* when configured."
             ),
             path=DOCS_PATH,
-            render_plugins=[JsonRenderPlugin(path="/openapi.json"), SwaggerRenderPlugin(path="/")],
+            render_plugins=[JsonRenderPlugin(path="/openapi.json"), swagger_plugin("/")],
             components=Components(security_schemes=_SECURITY_SCHEMES),
         ),
         debug=False,
