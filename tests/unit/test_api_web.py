@@ -81,6 +81,18 @@ def test_committed_build_matches_the_sources(tmp_path: Path) -> None:
     assert not stale, f"api/static differs from its sources: {stale}; run `npm run build` in web/"
 
 
+def test_page_typechecks_strictly() -> None:
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed to check the page's types"
+    tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
+    assert tsc.exists(), "run bin/bootstrap (npm ci in web/) first"
+    done = subprocess.run(
+        [node, str(tsc), "--noEmit", "-p", str(WEB)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"strict": true' in (WEB / "tsconfig.json").read_text()
+
+
 def test_web_dependencies_are_pinned() -> None:
     text = (WEB / "package.json").read_text()
     assert '"preact"' in text

@@ -14,7 +14,7 @@ import { LogTable } from "./table";
 import type { Log, LogPage } from "./types";
 import "./style.css";
 
-const PAGE_SIZE = 50;
+const PAGE_SIZES = [50, 100, 500, 1000];
 
 function useUrlState(): [State, (changes: Record<string, string | null>, replace?: boolean) => void] {
   const [state, setState] = useState(() => readState(location.search));
@@ -74,6 +74,7 @@ function App() {
   const [theme, toggleTheme] = useTheme();
   const [page, setPage] = useState<LogPage | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
   const [selected, setSelected] = useState(0);
   const [live, setLive] = useState<"off" | "connecting" | "live" | "error">("off");
   const [reload, setReload] = useState(0);
@@ -81,7 +82,8 @@ function App() {
   const [format, setFormat] = useState<"ndjson" | "csv">("ndjson");
   const cursors = useRef<string[]>([]);
   const filters = filterParams(state).toString();
-  const list = listParams(state, PAGE_SIZE).toString();
+  const pageSize = PAGE_SIZES.includes(Number(state.get("limit"))) ? Number(state.get("limit")) : 50;
+  const list = listParams(state, pageSize).toString();
   const openId = state.get(OPEN);
   const sortBy = state.get("sort_by") ?? "timestamp";
   const order = state.get("order") ?? "desc";
@@ -89,13 +91,17 @@ function App() {
   useEffect(() => {
     const controller = new AbortController();
     setError(null);
+    setLoading(true);
     getJson<LogPage>(`/api/logs?${list}`, controller.signal).then(
       (answer) => {
+        setLoading(false);
         setPage(answer);
         setSelected(0);
       },
       (e: unknown) => {
-        if (!controller.signal.aborted) setError(e instanceof Error ? e.message : String(e));
+        if (controller.signal.aborted) return;
+        setLoading(false);
+        setError(e instanceof Error ? e.message : String(e));
       },
     );
     return () => controller.abort();
@@ -115,7 +121,7 @@ function App() {
             const at = current.logs.findIndex((l) => l.id === log.id);
             if (at >= 0) return { ...current, logs: current.logs.map((l, i) => (i === at ? { ...l, ...log } : l)) };
             if (state.has("cursor") || sortBy !== "timestamp" || order !== "desc") return { ...current, total: current.total + 1 };
-            return { ...current, total: current.total + 1, logs: [log, ...current.logs].slice(0, PAGE_SIZE) };
+            return { ...current, total: current.total + 1, logs: [log, ...current.logs].slice(0, pageSize) };
           });
         },
         onReset: () => setReload((n) => n + 1),
@@ -153,7 +159,7 @@ function App() {
 
   const pageNumber = Number(state.get("page") ?? "1");
   const next = () => {
-    if (!page?.next_cursor) return;
+    if (loading || !page?.next_cursor) return;
     cursors.current[pageNumber] = state.get("cursor") ?? "";
     navigate({ cursor: page.next_cursor, page: String(pageNumber + 1) });
   };
@@ -206,7 +212,7 @@ function App() {
       <FilterBar state={state} navigate={navigate} />
       <Tiles filters={filters} reload={reload} />
       <Charts filters={filters} reload={reload} onRange={narrow} />
-      <main class="results">
+      <main class={loading ? "results loading" : "results"} aria-busy={loading}>
         <div class="summary">
           {error ? <span class="error">{error}</span> : page ? <span class="total">{fmt.count(page.total)} logs</span> : <span class="muted">Loading…</span>}
           {page && page.total > 0 && (
@@ -235,9 +241,16 @@ function App() {
             ← Previous
           </button>
           <span class="muted">page {pageNumber}</span>
-          <button type="button" disabled={!page?.next_cursor} onClick={next}>
+          <button type="button" disabled={loading || !page?.next_cursor} onClick={next}>
             Next →
           </button>
+          <select aria-label="Page size" value={String(pageSize)} onChange={(e) => navigate({ limit: e.currentTarget.value === "50" ? null : e.currentTarget.value })}>
+            {PAGE_SIZES.map((n) => (
+              <option key={n} value={String(n)}>
+                {n} / page
+              </option>
+            ))}
+          </select>
         </nav>
       </main>
       {openId && <Detail id={openId} onClose={close} onOpen={open} />}

@@ -46,6 +46,7 @@ export function LogTable(props: {
     );
   };
   return (
+    <div class="table-wrap">
     <table class="logs">
       <thead>
         <tr>
@@ -80,5 +81,6 @@ export function LogTable(props: {
         })}
       </tbody>
     </table>
+    </div>
   );
 }
