@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
@@ -69,11 +70,9 @@ def test_docs_load_only_local_assets() -> None:
 
 
 def test_committed_build_matches_the_sources(tmp_path: Path) -> None:
-    node = shutil.which("node")
-    assert node is not None, "Node.js is needed to check the page's build (see README)"
-    assert (WEB / "node_modules").is_dir(), "run bin/bootstrap (npm ci in web/) first"
     out = tmp_path / "static"
-    subprocess.run([node, str(WEB / "build.mjs"), str(out)], check=True, capture_output=True)
+    done = node_run("build.mjs", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
     built = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     committed = sorted(p.relative_to(STATIC_DIR) for p in STATIC_DIR.rglob("*") if p.is_file())
     assert built == committed, "api/static is stale: run `npm run build` in web/ and commit it"
@@ -81,16 +80,25 @@ def test_committed_build_matches_the_sources(tmp_path: Path) -> None:
     assert not stale, f"api/static differs from its sources: {stale}; run `npm run build` in web/"
 
 
-def test_page_typechecks_strictly() -> None:
+def node_run(*args: str) -> subprocess.CompletedProcess[str]:
     node = shutil.which("node")
-    assert node is not None, "Node.js is needed to check the page's types"
-    tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
-    assert tsc.exists(), "run bin/bootstrap (npm ci in web/) first"
-    done = subprocess.run(
-        [node, str(tsc), "--noEmit", "-p", str(WEB)], capture_output=True, text=True, check=False
-    )
+    assert node is not None, "Node.js is needed to check the page (see README)"
+    assert (WEB / "node_modules").is_dir(), "run bin/bootstrap (npm ci in web/) first"
+    return subprocess.run([node, *args], capture_output=True, text=True, check=False, cwd=WEB)
+
+
+@pytest.mark.parametrize("project", ["tsconfig.json", "test/tsconfig.json"])
+def test_page_typechecks_strictly(project: str) -> None:
+    done = node_run("node_modules/typescript/bin/tsc", "--noEmit", "-p", project)
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"strict": true' in (WEB / "tsconfig.json").read_text()
+
+
+def test_page_unit_tests() -> None:
+    """web/test: the SSE parser of the Live toggle and the URL state (node --test)."""
+    done = node_run("test/run.mjs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "# fail 0" in done.stdout
 
 
 def test_web_dependencies_are_pinned() -> None:
