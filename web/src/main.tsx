@@ -136,14 +136,24 @@ function App() {
   const open = (id: string) => navigate({ [OPEN]: id });
   const close = () => navigate({ [OPEN]: null });
 
+  // One listener for the page's life; it reads the current rows and selection from refs, so
+  // a key pressed right after a render never sees the previous ones.
+  const keyState = useRef({ logs, selected });
+  keyState.current = { logs, selected };
   useEffect(() => {
     const key = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
-      if (event.key === "j") setSelected((i) => Math.min(i + 1, logs.length - 1));
-      else if (event.key === "k") setSelected((i) => Math.max(i - 1, 0));
-      else if (event.key === "Enter" && target?.tagName !== "BUTTON") {
-        const log = logs[selected];
+      if (event.metaKey || event.ctrlKey || event.altKey) return;
+      const current = keyState.current;
+      const select = (index: number) => {
+        current.selected = index; // at once: the next key may come before the next render
+        setSelected(index);
+      };
+      if (event.key === "j") select(Math.max(0, Math.min(current.selected + 1, current.logs.length - 1)));
+      else if (event.key === "k") select(Math.max(current.selected - 1, 0));
+      else if (event.key === "Enter" && target?.tagName !== "BUTTON" && target?.tagName !== "A") {
+        const log = current.logs[current.selected];
         if (log) open(log.id);
       } else if (event.key === "Escape") close();
       else return;
@@ -151,7 +161,7 @@ function App() {
     };
     addEventListener("keydown", key);
     return () => removeEventListener("keydown", key);
-  }, [logs, selected]);
+  }, []);
 
   useEffect(() => {
     document.querySelector("tr.row.selected")?.scrollIntoView({ block: "nearest" });
