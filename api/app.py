@@ -24,9 +24,11 @@ from api.freshness import (
     freshness_headers,
     parse_progress,
 )
+from api.live import LiveHub
 from api.routes import ROUTES
 from api.routes.common import JSON, PROVIDE_QUERY, QUERY
 from api.routes.logs import misrouted_log
+from api.routes.stream import WS_ROUTES
 from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
@@ -90,6 +92,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
     settings = settings if settings is not None else ApiSettings()
     log_store = store if store is not None else LogStore(settings)
     authenticator = Authenticator(settings)
+    hub = LiveHub(log_store, settings)
 
     async def read_progress() -> Freshness:
         index = progress_index(log_store.alias)
@@ -127,15 +130,17 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
         return await misrouted_log(request, log_store)
 
     async def close_store() -> None:
+        await hub.close()
         await log_store.close()
 
     return Litestar(
-        route_handlers=[api, health, *web_routes()],
+        route_handlers=[api, health, *WS_ROUTES, *web_routes()],
         dependencies={
             "store": _constant(log_store),
             "settings": _constant(settings),
             "authenticator": _constant(authenticator),
             "freshness": _constant(freshness),
+            "hub": _constant(hub),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=before_request,

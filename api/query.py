@@ -13,14 +13,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
 
 from api.filters import LogFilter
 from api.params import NANOS_MAX, Cursor, LogQuery, encode_cursor, fingerprint
-from shared.index import DERIVED_FIELDS, METADATA_KV, METADATA_SEPARATOR, SEARCH_TEXT, TOTAL_TOKENS
+from shared.index import (
+    DERIVED_FIELDS,
+    METADATA_KV,
+    METADATA_SEPARATOR,
+    SEARCH_TEXT,
+    TOTAL_TOKENS,
+)
+from shared.index import format_nanos as format_nanos  # re-exported: its old home
 from shared.schema import HEAVY_FIELDS, STRING_PAYLOADS, as_json_text
 
 #: ``sort_by`` value -> indexed field.
@@ -34,14 +40,6 @@ TIEBREAKER: Final = "id"
 LIST_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS) + sorted(HEAVY_FIELDS)
 _NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
 _MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
-
-
-def format_nanos(ns: int) -> str:
-    """Nanoseconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ``."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    # ``%Y`` does not pad years before 1000 on every platform ("999-01-01"): pad by hand.
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{fraction:09d}Z"
 
 
 def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | None:

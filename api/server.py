@@ -110,6 +110,10 @@ class BifrostHttpProtocol(HttpToolsProtocol):
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
+#: Seconds between the server's WebSocket pings (and to answer one).
+WS_PING_SECONDS: Final = 30.0
+#: Largest WebSocket message read from a client.
+WS_MAX_BYTES: Final = 50 * 1024 * 1024
 #: Seconds an idle keep-alive connection stays open.
 KEEP_ALIVE_SECONDS: Final = 75
 
@@ -128,4 +132,9 @@ def config(app: Litestar, settings: ApiSettings) -> uvicorn.Config:
         # server closes an idle connection just as the next poll reuses it (a reset request).
         # Longer than the usual load balancer idle timeout (60 s), so the proxy closes first.
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # /ws as Bifrost (dashboards.md section 5): a ping every 30 s, a client that has not
+        # answered within 30 s more is dropped, frames up to 50 MiB.
+        ws_ping_interval=WS_PING_SECONDS,
+        ws_ping_timeout=WS_PING_SECONDS,
+        ws_max_size=WS_MAX_BYTES,
     )

@@ -46,6 +46,71 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
     api_basic_password: Annotated[
         Secret, _doc("Password for HTTP Basic authentication (with the username).")
     ] = Secret("")
+    api_stream_poll_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=60,
+            description=(
+                "Seconds between two polls of the live tail for changed logs (one poller per "
+                "API process, shared by every /api/logs/stream and /ws client)."
+            ),
+        ),
+    ] = 0.25
+    api_stream_lookback_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=600,
+            description=(
+                "Seconds of change markers every poll reads again, so a log written with an "
+                "earlier marker that became searchable late (refresh, a slow bulk, workers' "
+                "clocks apart) is still streamed; each change is sent once."
+            ),
+        ),
+    ] = 5.0
+    api_stream_heartbeat_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0, le=15, description="Seconds between heartbeat comments on an idle stream."
+        ),
+    ] = 15.0
+    api_stream_queue: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=100_000,
+            description=(
+                "Events one stream client may have waiting; a client further behind gets "
+                "'event: reset' and its stream ends (bounded memory per client)."
+            ),
+        ),
+    ] = 1000
+    api_stream_resume_seconds: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            description=(
+                "How old (seconds) a resume token (Last-Event-ID) may be; an older one is a 400."
+            ),
+        ),
+    ] = 3600
+    api_export_page: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=10_000,
+            description="Logs per OpenSearch page of an export (memory is bounded by one page).",
+        ),
+    ] = 500
+    api_ws_allowed_origins: Annotated[
+        str,
+        _doc(
+            "Comma-separated Origins allowed on /ws besides localhost: exact origins "
+            "(https://ui.example.com), '*' (any) or wildcard subdomains "
+            "(https://*.example.com)."
+        ),
+    ] = ""
     api_log_level: Annotated[
         LogLevel, _doc("Log level of the server: debug, info, warning or error (any case).")
     ] = "info"
@@ -73,6 +138,10 @@ class ApiSettings(OpenSearchSettings, kw_only=True, frozen=True):
     def tokens(self) -> list[bytes]:
         """Configured API tokens (empty items dropped), as bytes for constant-time compare."""
         return [t.strip().encode() for t in self.api_tokens.reveal().split(",") if t.strip()]
+
+    def ws_origins(self) -> list[str]:
+        """The configured extra ``/ws`` origins (empty items dropped)."""
+        return [o.strip() for o in self.api_ws_allowed_origins.split(",") if o.strip()]
 
     def basic_enabled(self) -> bool:
         return bool(self.api_basic_username)  # __post_init__: both set or neither

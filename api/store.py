@@ -60,6 +60,10 @@ class _Partial(msgspec.Struct):
         return self.timed_out or self.shards.failed > 0
 
 
+class _Pit(msgspec.Struct):
+    pit_id: str
+
+
 class _Multi(msgspec.Struct):
     responses: list[msgspec.Raw]
 
@@ -68,6 +72,7 @@ _PARTIAL: Final = msgspec.json.Decoder(_Partial)
 #: Seconds a ``DELETE /api/logs`` waits for OpenSearch (``_delete_by_query``).
 DELETE_TIMEOUT: Final = 300
 _MULTI: Final = msgspec.json.Decoder(_Multi)
+_PIT: Final = msgspec.json.Decoder(_Pit)
 
 
 def _raw(text: str | bytes) -> bytes:
@@ -178,6 +183,32 @@ class LogStore:
                 index=index, id=doc_id, body=msgspec.json.encode(record), params={"refresh": "true"}
             ),
         )
+
+    async def open_pit(self, keep_alive: str) -> str | None:
+        """A point in time over the log alias (None: no log index yet)."""
+        try:
+            text = await self._call(
+                "export",
+                self.client.create_pit(index=self.alias, params={"keep_alive": keep_alive}),
+            )
+        except NotFoundError:
+            return None
+        return _PIT.decode(_raw(text)).pit_id
+
+    async def search_pit(self, body: dict[str, Any]) -> bytes:
+        """One search through a point in time (the body names it); the raw response."""
+        text = await self._call("export", self.client.search(body=body))
+        raw = _raw(text)
+        if _PARTIAL.decode(raw).partial:
+            raise StoreUnavailable("OpenSearch returned a partial result")
+        return raw
+
+    async def close_pit(self, pit_id: str) -> None:
+        """Free a point in time; a failure is only logged (it expires by itself)."""
+        try:
+            await self.client.delete_pit(body={"pit_id": [pit_id]})
+        except (OSConnectionError, TransportError) as exc:
+            log.info("closing a point in time failed (%s); it expires", type(exc).__name__)
 
     async def search(self, q: LogQuery) -> Page:
         page = parse_search(q, await self._search("search", build_search(q)))

@@ -8,7 +8,8 @@ rankings) would leave them out. This command rewrites them.
 
 Each stored document is re-derived with the worker's own functions
 (``to_source(from_source(...))``: the stored fields byte for byte, the derived fields
-recomputed). A document whose bytes do not change is skipped; a changed one is written with
+recomputed, its change marker ``indexed_at`` kept: a backfill is no change of the log). A
+document whose bytes do not change is skipped; a changed one is written with
 ``if_seq_no``/``if_primary_term``, so a log the running worker rewrites meanwhile (with the
 new fields already) wins, and its 409 is counted as done. Safe to run while ingesting, to
 interrupt and to run again.
@@ -22,7 +23,7 @@ from typing import Final
 
 import msgspec
 
-from ingest.merge import from_source, to_source
+from ingest.merge import from_source, indexed_at_of, to_source
 from ingest.plan import Action
 from ingest.store import Store, StoredSource
 
@@ -43,7 +44,7 @@ def rewrites(docs: Iterable[StoredSource]) -> list[Action]:
     """The writes that bring ``docs`` to the current derived fields (unchanged: none)."""
     actions: list[Action] = []
     for doc in docs:
-        current = to_source(from_source(doc.id, doc.source))
+        current = to_source(from_source(doc.id, doc.source), indexed_at_of(doc.source))
         if current != doc.source:
             actions.append(
                 Action(

@@ -32,7 +32,7 @@ import msgspec
 
 from ingest.decode import LogEvent
 from ingest.derive import derived_fields
-from shared.index import DERIVED_FIELDS, MERGE_VERSIONS
+from shared.index import DERIVED_FIELDS, INDEXED_AT, MERGE_VERSIONS
 from shared.schema import LOG_FIELDS
 
 
@@ -85,16 +85,29 @@ _VERSIONS_DECODER: Final = msgspec.json.Decoder(dict[str, str])
 _SKIP_ON_READ: Final = frozenset({"id", *DERIVED_FIELDS})
 
 
-def to_source(state: LogState) -> bytes:
-    """The ``_source`` written to OpenSearch: the log's fields plus derived fields.
+def to_source(state: LogState, indexed_at: str | None = None) -> bytes:
+    """The ``_source`` written to OpenSearch: the log's fields plus derived fields, and
+    ``indexed_at`` (the change marker, :func:`shared.index.format_nanos`) when given.
 
-    Canonical: the same state always gives the same bytes, whatever order its events came in.
+    Canonical: the same state (and marker) always gives the same bytes, whatever order its
+    events came in.
     """
     document: dict[str, object] = {"id": state.id}
     document.update((name, state.fields[name]) for name in LOG_FIELDS if name in state.fields)
     document.update(derived_fields(state.fields))
     document[MERGE_VERSIONS] = dict(sorted(state.versions.items()))
+    if indexed_at is not None:
+        document[INDEXED_AT] = indexed_at
     return _ENCODER.encode(document)
+
+
+def indexed_at_of(source: bytes | msgspec.Raw) -> str | None:
+    """The change marker a stored ``_source`` carries (None: written before markers)."""
+    raw = _SOURCE_DECODER.decode(source).get(INDEXED_AT)
+    if raw is None:
+        return None
+    value = msgspec.json.decode(raw)
+    return value if isinstance(value, str) else None
 
 
 def from_source(doc_id: str, source: bytes | msgspec.Raw) -> LogState:

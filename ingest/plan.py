@@ -51,8 +51,10 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 def plan(
     events: Mapping[str, Sequence[LogEvent]],
     stored: Mapping[str, Stored],
+    indexed_at: str | None = None,
 ) -> Plan:
-    """The writes that bring every id of ``events`` to its merged state."""
+    """The writes that bring every id of ``events`` to its merged state; every written
+    source carries ``indexed_at``, the change marker (the writer passes its clock)."""
     actions: list[Action] = []
     unchanged: list[str] = []
     for doc_id, doc_events in events.items():
@@ -61,7 +63,7 @@ def plan(
         if merged is None:
             continue
         if current is None:
-            actions.append(Action(op="create", id=doc_id, source=to_source(merged)))
+            actions.append(Action(op="create", id=doc_id, source=to_source(merged, indexed_at)))
         elif merged == current.state:
             unchanged.append(doc_id)
         else:
@@ -69,7 +71,7 @@ def plan(
                 Action(
                     op="index",
                     id=doc_id,
-                    source=to_source(merged),
+                    source=to_source(merged, indexed_at),
                     if_seq_no=current.seq_no,
                     if_primary_term=current.primary_term,
                 )

@@ -23,8 +23,14 @@ from ingest.metrics import Metrics
 from ingest.plan import Action, Plan, Stored, plan
 from ingest.store import Store, WriteResult
 from shared.errors import DocumentRejected
+from shared.index import format_nanos
 
 log = logging.getLogger("heimdall.ingest")
+
+
+def _marker() -> str:
+    """The change marker of a write planned now (``indexed_at``, :mod:`shared.index`)."""
+    return format_nanos(time.time_ns())
 
 
 class BatchWriter:
@@ -50,7 +56,7 @@ class BatchWriter:
         started = time.perf_counter()
         busy = previous.decoded.events
         independent = {i: e for i, e in batch.decoded.events.items() if i not in busy}
-        batch.early = plan(independent, self._known(independent))
+        batch.early = plan(independent, self._known(independent), _marker())
         self.metrics.stage("merge", time.perf_counter() - started)
 
     def _known(self, ids: Iterable[str]) -> dict[str, Stored]:
@@ -80,7 +86,7 @@ class BatchWriter:
                 stored = await self.store.fetch(pending)
                 self.metrics.stage("read", time.perf_counter() - started)
                 started = time.perf_counter()
-                todo = plan(pending, stored)
+                todo = plan(pending, stored, _marker())
             self.metrics.stage("merge", time.perf_counter() - started)
             self.metrics.skipped_unchanged.inc(len(todo.unchanged))
             if not todo.actions:
@@ -103,10 +109,10 @@ class BatchWriter:
         events = batch.decoded.events
         early, batch.early = batch.early, None
         if early is None:
-            return plan(events, self._known(events))
+            return plan(events, self._known(events), _marker())
         done = {a.id for a in early.actions}.union(early.unchanged)
         rest = {i: e for i, e in events.items() if i not in done}
-        todo = plan(rest, self._known(rest))
+        todo = plan(rest, self._known(rest), _marker())
         return Plan(
             actions=early.actions + todo.actions, unchanged=early.unchanged + todo.unchanged
         )

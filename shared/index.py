@@ -11,7 +11,10 @@ Stored document = the ``LogEntry`` fields as ingested, plus fields Heimdall deri
   owner of the log (the scalar ``team_id``/``team_name`` and, positionally, the arrays
   ``team_ids``/``team_names``; one per id, with its greatest name), for rankings and filter data
   that credit a log to each of its owners (doc values are sorted, so the arrays lose the pairing);
-- ``merge_versions``: per-field version used by the order-independent merge (not indexed).
+- ``merge_versions``: per-field version used by the order-independent merge (not indexed);
+- ``indexed_at``: when the worker planned the write of this version of the log (its clock,
+  nanoseconds), the change marker the live tail (``GET /api/logs/stream``) polls; set on every
+  write, kept by a backfill; older logs lack it until rewritten.
 
 The mapping is ``dynamic: strict``: no payload key can ever create a field. Everything that is
 only returned (histories, outputs, raw bodies, usage details) is stored in ``_source`` with
@@ -20,6 +23,7 @@ indexing disabled.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from opensearchpy import AsyncOpenSearch
@@ -38,6 +42,7 @@ COMPLETION_TOKENS: Final = "completion_tokens"
 CACHED_READ_TOKENS: Final = "cached_read_tokens"
 CACHE_HIT_TYPE: Final = "cache_hit_type"
 MERGE_VERSIONS: Final = "merge_versions"
+INDEXED_AT: Final = "indexed_at"
 #: Derived owner field -> the (id, name, ids, names) fields it pairs.
 OWNER_FIELDS: Final[dict[str, tuple[str, str, str, str]]] = {
     "team_owners": ("team_id", "team_name", "team_ids", "team_names"),
@@ -62,6 +67,7 @@ DERIVED_FIELDS: Final = (
     METADATA_KV,
     *OWNER_FIELDS,
     MERGE_VERSIONS,
+    INDEXED_AT,
 )
 
 #: Longer values are kept in ``_source`` but not indexed (Lucene's term limit is 32 KiB).
@@ -114,6 +120,15 @@ _INDEXED: Final[dict[str, dict[str, Any]]] = {
 }
 
 
+def format_nanos(ns: int) -> str:
+    """Nanoseconds since the epoch -> ``YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`` (the stored form of
+    every ``date_nanos`` value Heimdall writes or queries)."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC)
+    # ``%Y`` does not pad years before 1000 on every platform ("999-01-01"): pad by hand.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{fraction:09d}Z"
+
+
 def mapping() -> dict[str, Any]:
     properties: dict[str, Any] = {f: _INDEXED.get(f, _STORED_ONLY) for f in LOG_FIELDS}
     properties[SEARCH_TEXT] = {"type": "text", "analyzer": "standard"}
@@ -126,6 +141,7 @@ def mapping() -> dict[str, Any]:
     for owners in OWNER_FIELDS:
         properties[owners] = _KEYWORD
     properties[MERGE_VERSIONS] = _STORED_ONLY
+    properties[INDEXED_AT] = _TIME
     return {"dynamic": "strict", "properties": properties}
 
 
