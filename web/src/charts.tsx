@@ -93,13 +93,14 @@ const CHARTS: readonly ChartSpec[] = [
 ];
 
 /** Columns for uPlot; stacked series hold running sums so their areas stack. */
-export function columns(h: Histogram, series: readonly Series[]): number[][] {
+export function columns(h: Histogram, series: readonly Series[]): (number | null)[][] {
   const xs = h.buckets.map((b) => Date.parse(b.timestamp) / 1000);
   const running = xs.map(() => 0);
   const ys = series.map((s) =>
     h.buckets.map((b, i) => {
       const v = Number(b[s.field] ?? 0) || 0;
-      if (!s.stack) return v;
+      // An empty bucket has no latency (not 0 ms): no point there.
+      if (!s.stack) return b["total_requests"] === 0 ? null : v;
       running[i] = (running[i] ?? 0) + v;
       return running[i] ?? 0;
     }),
@@ -149,7 +150,8 @@ function Chart(props: { spec: ChartSpec; filters: string; reload: number; onRang
               fill: stacked ? s.color : undefined,
               width: 1.5,
               value: (_u: uPlot, v: number | null) => (v === null ? "–" : props.spec.value(v)),
-              points: { show: !stacked && data[0]!.length < 3 },
+              points: { show: !stacked && (data[0]?.length ?? 0) < 3 },
+              spanGaps: true, // latency is drawn through empty buckets, never down to 0
               ...(stacked ? { paths: uPlot.paths.bars?.({ size: [1, Infinity], align: 1 }) } : {}),
             };
           }),
