@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Reference, SecurityScheme
 from litestar.types import Scope
 
@@ -46,6 +46,7 @@ from api.server import oversize
 from api.settings import ApiSettings
 from api.store import LogStore
 from api.tokens import Access
+from api.web import swagger_plugin, web_routes
 from shared.ops_index import progress_index
 
 log = logging.getLogger("api")
@@ -187,10 +188,10 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             watch_sighup(authenticator.file.check_soon)
 
     return Litestar(
-        # /health in a public router, so that its OPTIONS handler is public too.
+        # /health and the page in a public router, so that their OPTIONS handlers are public too.
         route_handlers=[
             api,
-            Router(path="/", route_handlers=[health], opt={PUBLIC_OPT: True}),
+            Router(path="/", route_handlers=[health, *web_routes()], opt={PUBLIC_OPT: True}),
             *WS_ROUTES,
         ],
         dependencies={
@@ -214,7 +215,7 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
                 "Authentication (Bearer, Basic or x-api-key) applies to /api/* when configured."
             ),
             openapi_router=Router(path=DOCS_PATH, route_handlers=[], opt={PUBLIC_OPT: True}),
-            render_plugins=[JsonRenderPlugin(path="/openapi.json"), SwaggerRenderPlugin(path="/")],
+            render_plugins=[JsonRenderPlugin(path="/openapi.json"), swagger_plugin("/")],
             components=Components(security_schemes=_SECURITY_SCHEMES),
         ),
         debug=False,

@@ -3,10 +3,6 @@ it, and the API (a real ``python -m api`` process) returns it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +14,7 @@ import pytest
 from ingest.samples import SampleRecord
 from ingest.worker import Worker
 from tests.conftest import Services
+from tests.support.api_process import api_process
 from tests.support.ingest import (
     create_topics,
     eventually,
@@ -49,41 +46,11 @@ EVENT: dict[str, Any] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def api_url(services: Services, unique_name: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HEIMDALL_OPENSEARCH_URL": services.opensearch_url,
-        "HEIMDALL_INDEX_ALIAS": unique_name,
-        "HEIMDALL_API_PORT": str(port),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[0].decode()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "python -m api did not become healthy in 30 s"
-            time.sleep(0.2)
+    env = {"HEIMDALL_OPENSEARCH_URL": services.opensearch_url, "HEIMDALL_INDEX_ALIAS": unique_name}
+    with api_process(env) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 async def test_event_to_kafka_to_opensearch_to_api(

@@ -77,15 +77,20 @@ def test_roles_include_the_ones_before() -> None:
 
 
 def _guarded(app: Litestar) -> list[tuple[str, str, Any]]:
-    """Every route that needs credentials (all but /health and /docs)."""
+    """Every route that needs credentials (all but /health, /docs, / and /static)."""
     return [(m, p, h) for m, p, h in _routes(app) if not h.opt.get(PUBLIC_OPT)]
 
 
-def test_only_health_and_docs_are_public() -> None:
+def _open_without_credentials(path: str) -> bool:
+    """/health, the docs, the logs explorer page and its static assets (no log data)."""
+    return path in ("/health", "/") or path.startswith(("/docs", "/static"))
+
+
+def test_only_health_docs_and_the_page_are_public() -> None:
     app = create_app(ApiSettings(opensearch_url=NOWHERE))
     public = {p for m, p, h in _routes(app) if h.opt.get(PUBLIC_OPT)}
-    assert all(p == "/health" or p.startswith("/docs") for p in public), public
-    assert "/health" in public
+    assert all(_open_without_credentials(p) for p in public), public
+    assert {"/health", "/"} <= public
 
 
 def test_every_route_declares_its_role() -> None:
