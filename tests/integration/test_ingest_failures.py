@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +15,6 @@ from ingest.decode import decode_event
 from ingest.merge import from_source, merge
 from ingest.samples import SampleRecord, sample_records
 from ingest.worker import Worker
-from shared.settings import env_name
 from tests.conftest import Services
 from tests.support.ingest import (
     committed_offsets,
@@ -30,9 +27,9 @@ from tests.support.ingest import (
     wait_for_index,
     worker_settings,
 )
+from tests.support.processes import spawn_worker as _spawn
+from tests.support.processes import worker_env
 from tests.support.tcp_proxy import TcpProxy
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _events(count: int, seed: int) -> list[SampleRecord]:
@@ -47,13 +44,6 @@ async def _count(client: AsyncOpenSearch, alias: str) -> int:
     return int((await client.count(index=alias))["count"])
 
 
-async def _spawn(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as sink:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", cwd=ROOT, env=env, stdout=sink, stderr=sink
-        )
-
-
 async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     services: Services, opensearch: AsyncOpenSearch, unique_name: str, tmp_path: Path
 ) -> None:
@@ -65,10 +55,7 @@ async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     settings = worker_settings(
         services.kafka_bootstrap, services.opensearch_url, unique_name, max_batch=20
     )
-    env = dict(os.environ)
-    for field in settings.__struct_fields__:
-        value = getattr(settings, field)
-        env[env_name(field)] = str(value).lower() if isinstance(value, bool) else str(value)
+    env = worker_env(settings)
     log = tmp_path / "worker.log"
 
     await produce_records(services.kafka_bootstrap, unique_name, records[:half])
