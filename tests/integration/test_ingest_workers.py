@@ -11,14 +11,16 @@ from pathlib import Path
 
 from opensearchpy import AsyncOpenSearch
 
-from ingest.samples import SampleRecord, sample_records
+from ingest.samples import SampleRecord
 from tests.conftest import Services
 from tests.support.ingest import (
     committed_offsets,
     create_topics,
     eventually,
     expected_sources,
+    indexed_count,
     produce_records,
+    stream_of,
     wait_for_index,
     worker_settings,
 )
@@ -35,18 +37,6 @@ from tests.support.processes import (
 PARTITIONS = 6
 
 
-def _events(count: int, seed: int) -> list[SampleRecord]:
-    records = [r for log in sample_records(count, seed=seed) for r in log]
-    return sorted(records, key=lambda r: r.timestamp_ms)
-
-
-async def _count(client: AsyncOpenSearch, alias: str) -> int:
-    if not await client.indices.exists_alias(name=alias):
-        return 0
-    await client.indices.refresh(index=alias)
-    return int((await client.count(index=alias))["count"])
-
-
 async def _trickle(bootstrap: str, topic: str, records: list[SampleRecord], chunks: int) -> None:
     """Produce ``records`` in ``chunks`` parts a little apart: a stream, not one burst."""
     size = -(-len(records) // chunks)
@@ -61,7 +51,7 @@ async def test_three_workers_one_killed_one_added_end_exact(
     await create_topics(
         services.kafka_bootstrap, unique_name, f"{unique_name}.dlq", partitions=PARTITIONS
     )
-    records = _events(900, seed=31)
+    records = stream_of(900, seed=31)
     first = len(records) // 4
     expected = expected_sources(records)
     settings = worker_settings(
@@ -81,7 +71,7 @@ async def test_three_workers_one_killed_one_added_end_exact(
         await eventually(all_three_assigned, what="3 workers each owning partitions", within=90)
 
         async def indexing() -> bool:
-            return await _count(opensearch, unique_name) > 0
+            return await indexed_count(opensearch, unique_name) > 0
 
         await eventually(indexing, what="the workers to index something", within=60)
         rest = asyncio.create_task(
@@ -90,13 +80,13 @@ async def test_three_workers_one_killed_one_added_end_exact(
         try:
             # One worker crashes mid-stream; another one joins the group.
             assert await kill(processes[0]) == -signal.SIGKILL
-            assert await _count(opensearch, unique_name) < len(expected)
+            assert await indexed_count(opensearch, unique_name) < len(expected)
             processes.append(await spawn_worker(env, logs[3]))
         finally:
             await rest
 
         await wait_for_index(opensearch, unique_name, expected)
-        assert await _count(opensearch, unique_name) == len(expected)
+        assert await indexed_count(opensearch, unique_name) == len(expected)
 
         # The group settles on the three live workers, the added one included, each
         # partition owned by exactly one of them.
@@ -120,4 +110,4 @@ async def test_three_workers_one_killed_one_added_end_exact(
     assert sum(committed.values()) == len(records)
     for log in logs[1:]:
         assert any(e.get("msg") == "stopped" for e in log_lines(log))
-    assert await _count(opensearch, unique_name) == len(expected)
+    assert await indexed_count(opensearch, unique_name) == len(expected)
