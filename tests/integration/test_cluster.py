@@ -2,9 +2,9 @@
 3-node OpenSearch cluster, started once for this module and deleted after it; the shared
 stack is not touched):
 
-- an OpenSearch data node SIGKILLed during ingest and queries: with one replica nothing is
-  lost, ingest resumes by itself, and the API answers every query either whole (200) or
-  with a 503 that says so (never a silently short answer);
+- an OpenSearch node holding a primary SIGKILLed during ingest and queries: with one
+  replica nothing is lost, ingest resumes by itself, and the API answers every query either
+  whole (200) or with a 503 that says so (never a silently short answer);
 - the Kafka broker restarted during ingest: the worker reconnects by itself and every log
   ends exactly as merged.
 """
@@ -43,7 +43,6 @@ from tests.support.stack import IsolatedStack
 pytestmark = pytest.mark.timeout(600)
 
 NODES = 3
-KILLED = 3  # the node the worker and the API do not talk to: a data node, not the entry point
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +62,18 @@ async def cluster(stack: IsolatedStack) -> AsyncIterator[AsyncOpenSearch]:
         yield client
     finally:
         await client.close()
+
+
+async def _node_with_a_primary(client: AsyncOpenSearch, stack: IsolatedStack, index: str) -> int:
+    """A node other than node 1 (which the worker and the API talk to) that holds a primary
+    of ``index``: losing it forces a replica to be promoted. Three primaries and three
+    replicas over three nodes, two copies each: node 1 holds at most two primaries."""
+    shards = await client.cat.shards(index=index, params={"format": "json"})
+    for shard in shards:
+        for node in range(2, NODES + 1):
+            if shard["prirep"] == "p" and shard["node"] == stack.node_name(node):
+                return node
+    raise AssertionError(f"no primary of {index} outside node 1: {shards}")
 
 
 def _name() -> str:
@@ -100,8 +111,8 @@ async def test_data_node_killed_during_ingest_and_queries(
     records = stream_of(900, seed=41)
     first = len(records) // 3
     expected = expected_sources(records)
-    # Three primaries and one replica each, spread over the three nodes: the killed node
-    # holds primaries and replicas.
+    # Three primaries and one replica each, spread over the three nodes; the killed node
+    # holds a primary.
     settings = worker_settings(
         stack.kafka_bootstrap,
         stack.opensearch_url(1),
@@ -130,10 +141,11 @@ async def test_data_node_killed_during_ingest_and_queries(
         await eventually(green, what="every shard and replica assigned", within=60)
         # Every copy of every shard holds (and shows: refreshed) the logs counted here.
         at_kill = await indexed_count(cluster, name)
+        killed = await _node_with_a_primary(cluster, stack, f"{name}-v*")
         poller = asyncio.create_task(_poll_api(client, answers, done))
         rest = asyncio.create_task(produce_records(stack.kafka_bootstrap, name, records[first:]))
         try:
-            await stack.run("kill", f"opensearch-{KILLED}")
+            await stack.run("kill", f"opensearch-{killed}")
             killed_at = time.monotonic()
             await rest
             await wait_for_index(cluster, name, expected)

@@ -57,6 +57,10 @@ class IsolatedStack:
     def opensearch_url(self, node: int = 1) -> str:
         return f"http://127.0.0.1:{self.base + _HTTP + node - 1}"
 
+    def node_name(self, node: int) -> str:
+        """OpenSearch's name of node ``node`` (bin/stack: heimdall-<stack>-<node>)."""
+        return f"heimdall-{self.name}-{node}"
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         for inherited in [k for k in env if k.startswith("HEIMDALL_")]:
