@@ -110,8 +110,11 @@ def audit_index(alias: str) -> str:
 
 
 def side_index_body(mapping: dict[str, Any]) -> dict[str, Any]:
+    """One shard; a replica whenever the cluster has a second node (none on a single node, so
+    it stays green there), so dropped-event records, the audit and the progress survive the
+    loss of a node."""
     return {
-        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+        "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
         "mappings": mapping,
     }
 

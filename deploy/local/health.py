@@ -2,7 +2,8 @@
 """Health probes for the Heimdall local stack (stdlib only; used by bin/stack).
 
     health.py kafka HOST:PORT        ApiVersions, Metadata and FindCoordinator on the broker
-    health.py opensearch URL         GET /_cluster/health, status yellow or green
+    health.py opensearch URL [NODES] GET /_cluster/health, status yellow or green (and at
+                                     least NODES nodes in the cluster, default 1)
 
 Prints one line; exit 0 when healthy, 1 otherwise.
 """
@@ -84,7 +85,7 @@ def check_kafka(addr: str, timeout: float = 3.0) -> str:
         return f"kafka ok: cluster {cluster_id}, brokers {','.join(brokers)}, group coordinator up"
 
 
-def check_opensearch(url: str, timeout: float = 3.0) -> str:
+def check_opensearch(url: str, nodes: int = 1, timeout: float = 3.0) -> str:
     full = url.rstrip("/") + "/_cluster/health?wait_for_status=yellow&timeout=1s"
     try:
         with urllib.request.urlopen(full, timeout=timeout) as resp:  # noqa: S310 (loopback)
@@ -94,18 +95,24 @@ def check_opensearch(url: str, timeout: float = 3.0) -> str:
     status = body.get("status")
     if status not in ("yellow", "green"):
         raise RuntimeError(f"cluster status {status}")
-    return f"opensearch ok: cluster {body.get('cluster_name')}, status {status}"
+    joined = int(body.get("number_of_nodes", 0))
+    if joined < nodes:
+        raise RuntimeError(f"{joined} of {nodes} nodes joined")
+    return f"opensearch ok: cluster {body.get('cluster_name')}, status {status}, nodes {joined}"
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("kafka", "opensearch"):
+    if not 3 <= len(argv) <= (4 if argv[1:2] == ["opensearch"] else 3) or argv[1] not in (
+        "kafka",
+        "opensearch",
+    ):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
         if argv[1] == "kafka":
             print(check_kafka(argv[2]))
         else:
-            print(check_opensearch(argv[2]))
+            print(check_opensearch(argv[2], int(argv[3]) if len(argv) == 4 else 1))
     except Exception as exc:  # any failure: one line for the shell
         print(f"{argv[1]} not healthy at {argv[2]}: {type(exc).__name__}: {exc}")
         return 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,68 +13,45 @@ from opensearchpy import AsyncOpenSearch
 
 from ingest.decode import decode_event
 from ingest.merge import from_source, merge
-from ingest.samples import SampleRecord, sample_records
 from ingest.worker import Worker
-from shared.settings import env_name
 from tests.conftest import Services
 from tests.support.ingest import (
     committed_offsets,
     create_topics,
     eventually,
     expected_sources,
+    indexed_count,
     produce_located,
     produce_records,
     running,
+    stream_of,
     wait_for_index,
     worker_settings,
 )
+from tests.support.processes import spawn_worker, worker_env
 from tests.support.tcp_proxy import TcpProxy
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _events(count: int, seed: int) -> list[SampleRecord]:
-    records = [r for log in sample_records(count, seed=seed) for r in log]
-    return sorted(records, key=lambda r: r.timestamp_ms)
-
-
-async def _count(client: AsyncOpenSearch, alias: str) -> int:
-    if not await client.indices.exists_alias(name=alias):
-        return 0
-    await client.indices.refresh(index=alias)
-    return int((await client.count(index=alias))["count"])
-
-
-async def _spawn(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as sink:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", cwd=ROOT, env=env, stdout=sink, stderr=sink
-        )
 
 
 async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     services: Services, opensearch: AsyncOpenSearch, unique_name: str, tmp_path: Path
 ) -> None:
     await create_topics(services.kafka_bootstrap, unique_name, f"{unique_name}.dlq")
-    records = _events(300, seed=11)
+    records = stream_of(300, seed=11)
     half = len(records) // 2
     expected = expected_sources(records)
 
     settings = worker_settings(
         services.kafka_bootstrap, services.opensearch_url, unique_name, max_batch=20
     )
-    env = dict(os.environ)
-    for field in settings.__struct_fields__:
-        value = getattr(settings, field)
-        env[env_name(field)] = str(value).lower() if isinstance(value, bool) else str(value)
+    env = worker_env(settings)
     log = tmp_path / "worker.log"
 
     await produce_records(services.kafka_bootstrap, unique_name, records[:half])
-    first = await _spawn(env, log)
+    first = await spawn_worker(env, log)
     try:
 
         async def started_indexing() -> bool:
-            return await _count(opensearch, unique_name) > 0
+            return await indexed_count(opensearch, unique_name) > 0
 
         await eventually(started_indexing, what="the first worker to index something", within=90)
         # Keep the stream flowing while the worker dies.
@@ -90,13 +65,13 @@ async def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
         if first.returncode is None:
             first.kill()
             await first.wait()
-    indexed_at_kill = await _count(opensearch, unique_name)
+    indexed_at_kill = await indexed_count(opensearch, unique_name)
     assert 0 < indexed_at_kill < len(expected)
 
-    second = await _spawn(env, log)
+    second = await spawn_worker(env, log)
     try:
         await wait_for_index(opensearch, unique_name, expected)
-        assert await _count(opensearch, unique_name) == len(expected)
+        assert await indexed_count(opensearch, unique_name) == len(expected)
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), 60) == 0  # clean drain and exit
     finally:
@@ -116,8 +91,8 @@ async def test_opensearch_outage_pauses_and_loses_nothing(
     await create_topics(services.kafka_bootstrap, unique_name, f"{unique_name}.dlq")
     upstream = urlsplit(services.opensearch_url)
     proxy = await TcpProxy.start(upstream.hostname or "127.0.0.1", upstream.port or 9200)
-    before = _events(60, seed=21)
-    during = _events(60, seed=22)
+    before = stream_of(60, seed=21)
+    during = stream_of(60, seed=22)
     expected = expected_sources(before + during)
     settings = worker_settings(
         services.kafka_bootstrap,
@@ -160,7 +135,7 @@ async def test_opensearch_outage_pauses_and_loses_nothing(
             # ...and check, directly against OpenSearch, that every committed offset is
             # durably written: each committed event is already merged into its document.
             committed = await committed_offsets(services.kafka_bootstrap, settings.consumer_group)
-            assert await _count(opensearch, unique_name) == len(expected_sources(before))
+            assert await indexed_count(opensearch, unique_name) == len(expected_sources(before))
             stored = {
                 hit["_id"]: from_source(hit["_id"], msgspec.json.encode(hit["_source"]))
                 for hit in (await opensearch.search(index=unique_name, body={"size": 10_000}))[

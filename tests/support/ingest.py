@@ -16,7 +16,7 @@ from opensearchpy import AsyncOpenSearch
 from ingest.decode import LogEvent, decode_event
 from ingest.demo import produce
 from ingest.merge import merge_all, to_source
-from ingest.samples import SampleRecord
+from ingest.samples import SampleRecord, sample_records
 from ingest.settings import WorkerSettings
 from ingest.worker import Worker
 from shared.index import INDEXED_AT
@@ -38,6 +38,20 @@ async def create_topics(bootstrap: str, *names: str, partitions: int = 3) -> Non
 
 async def produce_records(bootstrap: str, topic: str, records: Sequence[SampleRecord]) -> None:
     await produce(bootstrap, topic, records)
+
+
+def stream_of(count: int, seed: int) -> list[SampleRecord]:
+    """The events of ``count`` sample logs in time order, as a gateway would publish them."""
+    records = [r for log in sample_records(count, seed=seed) for r in log]
+    return sorted(records, key=lambda r: r.timestamp_ms)
+
+
+async def indexed_count(client: AsyncOpenSearch, alias: str) -> int:
+    """Logs behind ``alias`` after a refresh (0 before the index exists)."""
+    if not await client.indices.exists_alias(name=alias):
+        return 0
+    await client.indices.refresh(index=alias)
+    return int((await client.count(index=alias))["count"])
 
 
 def events_of(records: Iterable[SampleRecord], max_bytes: int = 4 << 20) -> list[LogEvent]:
