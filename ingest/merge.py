@@ -26,7 +26,7 @@ set of events: merging is commutative, associative and idempotent.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -124,12 +124,17 @@ def to_source(state: LogState, indexed_at: str | None = None) -> bytes:
     return _ENCODER.encode(document)
 
 
+class _Marker(msgspec.Struct):
+    indexed_at: Any = msgspec.field(name=INDEXED_AT, default=None)
+
+
+#: Reads the marker only (every other field is skipped, not decoded).
+_MARKER_DECODER: Final = msgspec.json.Decoder(_Marker)
+
+
 def indexed_at_of(source: bytes | msgspec.Raw) -> str | None:
     """The change marker a stored ``_source`` carries (None: written before markers)."""
-    raw = _SOURCE_DECODER.decode(source).get(INDEXED_AT)
-    if raw is None:
-        return None
-    value = msgspec.json.decode(raw)
+    value = _MARKER_DECODER.decode(source).indexed_at
     return value if isinstance(value, str) else None
 
 

@@ -35,7 +35,7 @@ import msgspec
 from opensearchpy import AsyncOpenSearch, NotFoundError
 
 from ingest.decode import LogEvent
-from ingest.merge import from_source, join, to_source
+from ingest.merge import from_source, indexed_at_of, join, to_source
 from ingest.plan import Action, Stored
 from ingest.router import wanted_key
 from ingest.store import Store, StoredSource
@@ -76,17 +76,21 @@ def wanted_for(doc: StoredSource, days: int) -> str:
 
 
 def joined(doc: StoredSource, current: Stored | None, index: str) -> Action | None:
-    """The write bringing ``doc`` into ``index`` where ``current`` may hold it already."""
+    """The write bringing ``doc`` into ``index`` where ``current`` may hold it already.
+    A migration is no change of the log: the copy keeps its change marker ``indexed_at``
+    (joined with the target's: the newer of the two)."""
     state = from_source(doc.id, doc.source)
+    marker = indexed_at_of(doc.source)
     if current is None:
-        return Action(op="create", id=doc.id, source=to_source(state), index=index)
+        return Action(op="create", id=doc.id, source=to_source(state, marker), index=index)
     merged = join(current.state, state)
     if merged == current.state:
         return None
+    markers = [m for m in (marker, current.indexed_at) if m is not None]
     return Action(
         op="index",
         id=doc.id,
-        source=to_source(merged),
+        source=to_source(merged, max(markers, default=None)),
         if_seq_no=current.seq_no,
         if_primary_term=current.primary_term,
         index=index,

@@ -32,6 +32,8 @@ class Stored(msgspec.Struct, frozen=True, kw_only=True):
     primary_term: int
     #: The concrete index holding it ("": the alias's write index).
     index: str = ""
+    #: Its change marker (:data:`shared.index.INDEXED_AT`; None: written before markers).
+    indexed_at: str | None = None
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,7 +25,7 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 
 from ingest.decode import REJECTED
 from ingest.dropped import create_body
-from ingest.merge import from_source
+from ingest.merge import from_source, indexed_at_of
 from ingest.plan import Action, Stored, bulk_body
 from ingest.store_types import (
     BULK,
@@ -202,6 +202,7 @@ class Store:
                     seq_no=doc.seq_no,
                     primary_term=doc.primary_term,
                     index=doc.index,
+                    indexed_at=indexed_at_of(doc.source),
                 )
         return found
 

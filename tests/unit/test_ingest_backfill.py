@@ -6,7 +6,9 @@ import msgspec
 
 from ingest.backfill import rewrites
 from ingest.decode import decode_event
-from ingest.merge import merge, to_source
+from ingest.merge import indexed_at_of, merge, to_source
+from ingest.migrate import joined
+from ingest.plan import Stored
 from ingest.redact import Redactor
 from ingest.store import StoredSource
 
@@ -59,3 +61,24 @@ def test_with_redaction_a_clear_document_is_redacted_once() -> None:
     assert b"jane@example.com" not in action.source
     assert b'"redaction":"mask"' in action.source
     assert rewrites([StoredSource("a", action.source, 8, 2)], redactor) == []
+
+
+def test_a_migration_keeps_the_change_marker() -> None:
+    """A migration is no change of the log either: the copy keeps ``indexed_at``; joined
+    with a target written meanwhile, the newer marker stays."""
+    old, new = "2026-01-01T00:00:00.000000001Z", "2026-01-02T00:00:00.000000001Z"
+    state = merge(None, decode_event(EVENT, timestamp_ms=1, max_bytes=1 << 20))
+    doc = StoredSource("a", to_source(state, old), 3, 1, "heimdall-logs-v1-2026.01.01")
+    created = joined(doc, None, "heimdall-logs-v2-2026.01.01")
+    assert created is not None
+    assert indexed_at_of(created.source) == old
+    later = decode_event(
+        b'{"id":"a","status":"success","model":"m"}', timestamp_ms=2, max_bytes=1 << 20
+    )
+    target = merge(None, later)
+    for marker, expected in ((new, new), (None, old)):
+        current = Stored(state=target, seq_no=5, primary_term=1, indexed_at=marker)
+        action = joined(doc, current, "heimdall-logs-v2-2026.01.01")
+        assert action is not None
+        assert indexed_at_of(action.source) == expected
+    assert indexed_at_of(to_source(state)) is None
