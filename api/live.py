@@ -185,16 +185,23 @@ class LiveHub:
             after = page[-1]
 
     async def poll(self) -> None:
-        """One round: find the new changes and queue each client's matches."""
+        """One round: find the new changes and queue each client's matches. A change
+        counts as seen (and moves the watermark) only once delivered: if matching fails
+        (OpenSearch unavailable), the next round finds it again."""
         new = [change for change in await self._changes() if change not in self._seen]
         if not new:
             return
-        self._seen.update(new)
-        self._watermark = max(self._watermark, new[-1].marker)
-        floor = self._watermark - self.lookback_ns
-        self._seen = {change for change in self._seen if change.marker >= floor}
         if self._subscribers:
             await self._deliver(new)
+        else:
+            self._mark_seen(new)
+
+    def _mark_seen(self, changes: list[Change]) -> None:
+        """``changes`` (in change order) are delivered: never sent again."""
+        self._seen.update(changes)
+        self._watermark = max(self._watermark, changes[-1].marker)
+        floor = self._watermark - self.lookback_ns
+        self._seen = {change for change in self._seen if change.marker >= floor}
 
     async def _deliver(self, new: list[Change]) -> None:
         groups: dict[bytes, list[Subscriber]] = {}
@@ -219,3 +226,4 @@ class LiveHub:
                     for subscriber in group:
                         if not subscriber.overflowed.is_set():
                             subscriber.offer((change, found))  # its stream ends if full
+            self._mark_seen(chunk)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
 
 from api.filters import LogFilter
+from api.live import LiveHub
 from api.origins import origin_allowed
 from api.parsing import InvalidParameter
+from api.settings import ApiSettings
+from api.store import LogStore
 from api.stream import (
     HEARTBEAT,
     Change,
@@ -31,6 +34,7 @@ from api.stream import (
     sse_reset,
     ws_frame,
 )
+from shared.errors import StoreUnavailable
 
 NOW = 1_800_000_000_000_000_000
 HOUR = 3600
@@ -232,3 +236,48 @@ def test_the_ws_origin_rule(
     origin: str | None, host: str | None, allowed: list[str], expected: bool
 ) -> None:
     assert origin_allowed(origin, host, allowed) is expected
+
+
+class _FlakyStore:
+    """A log store whose changes are fixed and whose first matching ``_msearch`` fails
+    (OpenSearch answered 429), as the live tail's poller sees it."""
+
+    def __init__(self, changes: list[Change]) -> None:
+        self.changes = changes
+        self.failures = 1
+
+    async def query(self, what: str, body: dict[str, Any]) -> bytes:
+        hits = [{"_id": c.id, "sort": [c.marker, c.id]} for c in self.changes]
+        return json.dumps({"hits": {"hits": hits[: body["size"]]}}).encode()
+
+    async def multi_query(self, what: str, bodies: list[dict[str, Any]]) -> list[bytes]:
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("OpenSearch answered 429 in _msearch")
+        answers = []
+        for body in bodies:
+            [ids] = [c["ids"]["values"] for c in body["query"]["bool"]["filter"] if "ids" in c]
+            hits = [{"_id": i, "_source": {"id": i}} for i in ids]
+            answers.append(json.dumps({"hits": {"hits": hits}}).encode())
+        return answers
+
+
+async def test_a_change_whose_matching_failed_is_sent_at_the_next_poll() -> None:
+    store = _FlakyStore([Change(NOW, "old")])
+    # Polled by hand here: the hub's own round would come only in an hour.
+    hub = LiveHub(cast("LogStore", store), ApiSettings(api_stream_poll_seconds=3600))
+    subscriber = hub.subscribe(LogFilter())
+    try:
+        assert await hub.ready(5)
+        store.changes.append(Change(NOW + 1, "new"))
+        with pytest.raises(StoreUnavailable):
+            await hub.poll()  # found, but not matched: not delivered
+        await hub.poll()
+        got = await subscriber.next(1)
+        assert got is not None
+        assert got[0] == Change(NOW + 1, "new")
+        await hub.poll()  # delivered once only
+        assert await subscriber.next(0.05) is None
+    finally:
+        hub.unsubscribe(subscriber)
+        await hub.close()
