@@ -65,3 +65,11 @@ def test_every_relative_link_and_anchor_exists() -> None:
             if missing:
                 broken.append(f"{page.relative_to(root)}: {link}")
     assert not broken, broken
+
+
+@pytest.mark.parametrize("package", ["shared", "ingest/redact"])
+def test_every_module_of_the_shared_packages_is_described(package: str) -> None:
+    root = Path(__file__).parents[2]
+    modules = sorted(p.name for p in (root / package).glob("*.py") if p.name != "__init__.py")
+    missing = [m for m in modules if f"`{m}`" not in README]
+    assert not missing, f"README.md's module list does not describe {missing}"
