@@ -40,7 +40,7 @@ from api.freshness import (
 from api.live import LiveHub
 from api.routes import ROUTES
 from api.routes.common import JSON, PROVIDE_QUERY, PUBLIC_OPT, QUERY, ROLE_OPT
-from api.routes.logs import misrouted_log
+from api.routes.logs import is_misrouted_log, misrouted_log
 from api.routes.stream import WS_ROUTES
 from api.server import oversize
 from api.settings import ApiSettings
@@ -149,7 +149,10 @@ def create_app(settings: ApiSettings | None = None, store: LogStore | None = Non
             return
         peer = connection.client.host if connection.client is not None else None
         access = authenticator.authenticate(connection.headers, peer)
-        require_role(access, handler.opt.get(ROLE_OPT, "admin"))
+        role = handler.opt.get(ROLE_OPT, "admin")
+        if is_misrouted_log(connection.scope, handler):
+            role = "read"  # answered as GET /api/logs/{id} by ``before_request``
+        require_role(access, role)
         connection.scope[ACCESS_KEY] = access  # type: ignore[typeddict-unknown-key]
 
     async def provide_store(scope: Scope) -> LogStore:

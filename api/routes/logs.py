@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 from urllib.parse import unquote_to_bytes
 
@@ -171,23 +172,33 @@ async def misrouted_log(request: Request[Any, Any, Any], store: LogStore) -> Res
     stats and ``histogram/cost`` the cost histogram. A first raw segment holding an encoded
     ``/`` is never a fixed route's name, so it is a log id (or its ``/similar``).
     ``None``: the route the router chose is the right one."""
-    handler = getattr(request.scope.get("route_handler"), "fn", None)
-    if request.method != "GET" or handler in (list_logs.fn, get_log.fn):
-        return None
-    raw = _raw_id(request)
-    if not raw or b"%2f" not in raw.split(b"/", 1)[0].lower():
+    if not is_misrouted_log(request.scope, request.scope.get("route_handler")):
         return None
     return await log_or_similar(request, store, path_log_id(request) or "")
 
 
+def is_misrouted_log(scope: Mapping[str, Any], handler: Any) -> bool:
+    """Whether :func:`misrouted_log` answers this request (``handler``: the route the router
+    chose) as ``GET /api/logs/<id>``: the guard then asks for role ``read``, the role of
+    that route, not the chosen one's (``/api/logs/dropped%2F`` is the log ``dropped/``)."""
+    if scope.get("method") != "GET" or getattr(handler, "fn", None) in (list_logs.fn, get_log.fn):
+        return False
+    raw = _raw_id_of(scope)
+    return raw is not None and b"%2f" in raw.split(b"/", 1)[0].lower()
+
+
 def _raw_id(request: Request[Any, Any, Any]) -> bytes | None:
+    return _raw_id_of(request.scope)
+
+
+def _raw_id_of(scope: Mapping[str, Any]) -> bytes | None:
     """What follows ``/api/logs/`` in the raw path, still percent-encoded; ``None`` when
     the path is elsewhere or the server gives no raw path."""
-    raw: bytes | None = request.scope.get("raw_path")
+    raw: bytes | None = scope.get("raw_path")
     if not raw:
         return None
     raw = raw.split(b"?", 1)[0]  # some clients' raw_path carries the query string
-    root = request.scope.get("root_path", "").encode("latin-1")
+    root = scope.get("root_path", "").encode("latin-1")
     if root and raw.startswith(root):
         raw = raw[len(root) :]
     return raw[len(_LOG_PREFIX) :] if raw.startswith(_LOG_PREFIX) else None

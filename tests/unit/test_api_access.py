@@ -9,6 +9,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute, WebSocketRoute
@@ -18,6 +19,7 @@ from api.app import create_app
 from api.auth import Authenticator, Forbidden, Unauthorized, env_token_name, require_role
 from api.routes.common import PUBLIC_OPT, ROLE_OPT
 from api.settings import ApiSettings
+from api.store import LogStore
 from api.tokens import ROLES, Access, allows, hash_token
 from shared.errors import ConfigError
 from shared.settings import Secret
@@ -222,3 +224,31 @@ def test_the_identity_header_is_off_by_default(tmp_path: Path) -> None:
 def test_proxy_settings_fail_fast(settings: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ApiSettings(**settings)  # type: ignore[arg-type]
+
+
+class _OneLog(LogStore):
+    """Every id is a log of that id; any other query fails the test."""
+
+    async def get(self, log_id: str) -> msgspec.Raw | None:
+        return msgspec.Raw(msgspec.json.encode({"id": log_id, "scope": self.scope.text}))
+
+    async def query(self, what: str, body: dict[str, Any], index: str | None = None) -> bytes:
+        raise AssertionError(f"{what}: only the log was to be read")
+
+
+def test_a_log_named_like_an_admin_route_needs_role_read(tmp_path: Path) -> None:
+    """``/api/logs/dropped%2F`` is the log ``dropped/``, served by the misrouted-id hook:
+    a read token may read it (in its scope); ``/api/logs/dropped`` stays admin-only."""
+    settings = _settings(tmp_path)
+    app = create_app(settings, store=_OneLog(settings))
+    with TestClient(app=app) as client:
+        reader = {"Authorization": "Bearer read-secret"}
+        for path, log_id in (
+            ("/api/logs/dropped%2F", "dropped/"),
+            ("/api/logs/%2Fdropped", "/dropped"),
+        ):
+            answer = client.get(path, headers=reader)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"id": log_id, "scope": "team_ids=t"}
+            assert client.get(path).status_code == 401
+        assert client.get("/api/logs/dropped", headers=reader).status_code == 403
