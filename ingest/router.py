@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 import msgspec
@@ -46,10 +46,18 @@ def record_ms(event: LogEvent) -> int:
     return int(event.version.split(":", 2)[1])
 
 
+#: A ``timestamp`` more than this after its event's Kafka record time comes from a broken
+#: clock: homing it by that day would create a partition per bad day (and could exhaust the
+#: cluster's shard limit), so such a log is homed by its record time instead.
+MAX_CLOCK_SKEW: Final = timedelta(days=1)
+
+
 def wanted_key(events: Sequence[LogEvent], days: int) -> str:
     """The partition key a log would be homed in, from its events of this batch: its
     winning ``timestamp`` (the highest-versioned event carrying one, as the merge picks),
-    else its earliest record time."""
+    unless it is more than :data:`MAX_CLOCK_SKEW` after that event's record time; else its
+    earliest record time. The first writer's choice is final (the id directory), so this
+    only has to be deterministic for one batch."""
     dated = [e for e in events if "timestamp" in e.fields]
     if dated:
         winner = max(dated, key=lambda e: e.version)
@@ -57,7 +65,8 @@ def wanted_key(events: Sequence[LogEvent], days: int) -> str:
             day = day_of_timestamp(_STRING.decode(winner.fields["timestamp"]))
         except msgspec.DecodeError:
             day = None
-        if day is not None:
+        recorded = datetime.fromtimestamp(record_ms(winner) / 1000, UTC).date()
+        if day is not None and day <= recorded + MAX_CLOCK_SKEW:
             return key_of_day(day, days)
     return key_of_ms(min(record_ms(e) for e in events), days)
 

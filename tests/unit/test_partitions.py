@@ -94,6 +94,14 @@ def test_a_log_wants_the_partition_of_its_timestamp_else_of_its_first_record() -
     assert wanted_keys({"a": [correction], "b": []}, 1) == {"a": "2026.11.27"}
 
 
+def test_a_timestamp_from_a_broken_clock_does_not_create_a_partition_of_its_own() -> None:
+    sent = "2026-11-25T10:00:00+00:00"
+    tomorrow = event({"id": "a", "timestamp": "2026-11-26T09:00:00Z"}, sent)
+    assert wanted_key([tomorrow], 1) == "2026.11.26"  # within a day: its own day
+    future = event({"id": "a", "timestamp": "2262-01-01T00:00:00Z"}, sent)
+    assert wanted_key([future], 1) == "2026.11.25"  # the record's day instead
+
+
 def test_new_logs_are_created_in_their_home_and_stored_ones_where_they_are() -> None:
     create = event({"id": "a", "model": "m"}, "2026-11-25T00:00:00+00:00")
     todo = plan_writes({"a": [create]}, {}, {"a": "logs-v1-2026.11.25"})
