@@ -313,8 +313,8 @@ async def _prepared(count: int, keep: Path | None, batch: int) -> HeimdallTarget
         else:
             print(f"## reusing {count:,} logs in {target.alias} (kept in {where})", flush=True)
         await target.start_api()
-    except BaseException:
-        await target.close(delete=keep is None)
+    except BaseException:  # a partial load is never kept
+        await target.close(delete=keep is None or fresh)
         raise
     return target
 
@@ -322,6 +322,10 @@ async def _prepared(count: int, keep: Path | None, batch: int) -> HeimdallTarget
 async def run(args: argparse.Namespace) -> Results:
     from playwright.async_api import async_playwright
 
+    # ``kill`` cleans up like Ctrl-C: the cancellation runs the ``finally`` blocks below.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     sizes = sorted({args.baseline, args.logs}) if args.baseline else [args.logs]
     results: Results = {n: {v.name: Samples() for v in VIEWS} for n in sizes}
     targets: dict[int, HeimdallTarget] = {}
@@ -353,15 +357,6 @@ async def run(args: argparse.Namespace) -> Results:
     return results
 
 
-def _stop_on_sigterm() -> None:
-    """``kill`` cleans up like Ctrl-C: the ``finally`` blocks delete the indices."""
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.page_load", description=__doc__.split("\n")[0]
@@ -384,7 +379,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.drop or args.load_only) and not args.keep:
         parser.error("--drop and --load-only need --keep DIR")
-    _stop_on_sigterm()
     if args.drop:
         asyncio.run(drop(args.keep))
     else:
