@@ -236,6 +236,9 @@ async def test_dragging_a_chart_narrows_the_time_range(explorer: Explorer, tab: 
     page = tab.page
     await page.goto(explorer.url)
     await expect(page.locator(".summary .total")).to_have_text(f"{SEEDED:,} logs")
+    # Every chart's data has arrived and the plot is drawn for good: a plot rebuilt between
+    # measuring it and dragging would take the drag's pixels for other times.
+    await page.wait_for_load_state("networkidle")
     over = page.locator("[data-chart=requests] .u-over")
     box = await over.bounding_box()
     assert box is not None
