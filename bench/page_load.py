@@ -14,14 +14,17 @@ through every view, alternating between the sizes round by round, and measures i
 (``performance.now()``) the time from the navigation or the click until the view is usable:
 the DOM conditions of the browser tests (rows in the table and the list no longer busy, the
 five tiles filled, each chart's canvas drawn), checked every animation frame. Prints p50 and
-max per view and size, their ratio, and the slowest API call of each view (the browser's
-resource timing). Removes the indices and stops the APIs at the end, also on failure.
+max per view and size, their ratio, and the API calls of each view (the browser's resource
+timing from sending a request to its last byte: the wait for one of the browser's six
+connections is left out, the wait behind the page's other requests in the server is not).
+Removes the indices and stops the APIs at the end, also on failure or ``kill``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ from bench.corpus import END, START
 from bench.heimdall import HeimdallTarget
 from bench.queries import drop, load
 
-CHROMIUM_DEFAULT: Final = "/usr/bin/chromium"
+CHROMIUM_DEFAULT: Final = os.environ.get("HEIMDALL_CHROMIUM", "/usr/bin/chromium")
 SEARCH: Final = TWO_WORDS  # ranks 300 and 800 of the vocabulary, as in bench.queries
 FILTER: Final = {"providers": "openai", "status": "error"}
 
@@ -168,7 +171,7 @@ CLICK_JS: Final = """(sel) => {
 
 API_CALLS_JS: Final = """() => performance.getEntriesByType("resource")
   .filter((e) => e.name.includes("/api/") && e.startTime >= (window.__t0 ?? 0))
-  .map((e) => [e.name, e.responseEnd - e.startTime])"""
+  .map((e) => [e.name, e.responseEnd - e.requestStart])"""
 
 
 def view_url(base: str, query: dict[str, str]) -> str:
@@ -214,6 +217,18 @@ def median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def calls_table(samples: dict[str, Samples], size: int) -> str:
+    """Every API call of each view at one size, slowest first: its p50 and how often."""
+    lines = [f"| view, {size:,} logs | API calls, p50 |", "| --- | --- |"]
+    for view in VIEWS:
+        calls = sorted(
+            ((median(v), name) for name, v in samples[view.name].calls.items()), reverse=True
+        )
+        cells = ", ".join(f"`{name}` {ms(p50)}" for p50, name in calls)
+        lines.append(f"| {view.name.strip()} | {cells or '–'} |")
+    return "\n".join(lines)
 
 
 def ms(seconds: float) -> str:
@@ -334,6 +349,7 @@ async def run(args: argparse.Namespace) -> Results:
             targets[n] = await _prepared(n, args.keep, args.batch)
         if args.load_only:
             return results
+        print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
             browsing = Browsing(browser, args.timeout)
@@ -354,6 +370,10 @@ async def run(args: argparse.Namespace) -> Results:
             await target.close(delete=args.keep is None)
     print()
     print(table(results, sizes))
+    for n in sizes:
+        print()
+        print(calls_table(results[n], n))
+    print(f"\nload average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return results
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from bench.corpus import END, START
-from bench.page_load import VIEWS, Ready, Samples, call_name, median, table, view_url
+from bench.page_load import (
+    VIEWS,
+    Ready,
+    Samples,
+    call_name,
+    calls_table,
+    median,
+    table,
+    view_url,
+)
 
 
 def test_view_urls_carry_the_api_parameters() -> None:
@@ -94,3 +103,16 @@ def test_table_of_one_size_has_no_ratio_and_unmeasured_views_say_so() -> None:
     lines = table(results, [5]).splitlines()
     assert lines[0] == "| view | 5 logs p50 / max | slowest API call at 5 (p50) |"
     assert lines[2] == "| default page (all logs) | n/a | \N{EN DASH} |"
+
+
+def test_calls_table_lists_each_views_calls_slowest_first() -> None:
+    samples = {v.name: Samples() for v in VIEWS}
+    samples[VIEWS[0].name].add(
+        1.0, [("http://h/api/logs?limit=50", 0.05), ("http://h/api/logs/histogram/latency", 0.9)]
+    )
+    lines = calls_table(samples, 1000).splitlines()
+    assert lines[0] == "| view, 1,000 logs | API calls, p50 |"
+    assert lines[2] == (
+        "| default page (all logs) | `/api/logs/histogram/latency` 900 ms, `/api/logs` 50 ms |"
+    )
+    assert lines[3].endswith("| \N{EN DASH} |")
