@@ -17,7 +17,8 @@ the next is polled and decoded; it is written only after the previous one commit
 offset is committed only once everything before it is durably written or parked.
 While OpenSearch (or Kafka, for the dead-letter topic) fails transiently, the worker pauses
 every assigned partition, backs off exponentially with jitter, keeps polling (with everything
-paused) so the group keeps it as a member, and retries the same batch; it never skips one.
+paused) so the group keeps it as a member, and retries the same batch; it never skips one
+(:mod:`ingest.retry`).
 Memory stays bounded by two batches (``max_batch``, ``fetch_max_bytes``) and the write cache
 (``write_cache_bytes``).
 
@@ -40,37 +41,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final
 
-from ingest.batch import Batch, Decoded, backoff_delay, decode_batch, next_offsets
+from ingest.batch import Batch, Decoded, decode_batch, next_offsets
 from ingest.cache import WriteCache
 from ingest.dead_letters import DeadLetter, send_dead_letters
 from ingest.dropped import dropped_documents
 from ingest.feeds import decoders
 from ingest.health import HealthServer
-from ingest.kafka import TP, CommitRefused, Consumer, KafkaFailure, Producer, Record, where
+from ingest.kafka import TP, CommitRefused, Consumer, Producer, Record, where
 from ingest.metrics import Metrics
 from ingest.progress import Progress
+from ingest.retry import Abandoned, PausingRetry
 from ingest.router import Router
 from ingest.schedule import LifecycleSchedule
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from ingest.writer import BatchWriter
-from shared.errors import HeimdallError, StoreUnavailable
 
 log = logging.getLogger("heimdall.ingest")
-
-T = TypeVar("T")
 
 #: Records of the first poll, before their size is known (see ``Worker._max_records``).
 _FIRST_POLL: Final = 64
 #: Records decoded between two yields to the event loop (see ``Worker._decode``).
 _DECODE_SLICE: Final = 100
-
-
-class _Abandoned(Exception):
-    """Stop was requested while the current batch could not be written."""
 
 
 class Worker:
@@ -107,8 +101,10 @@ class Worker:
         self._idle = asyncio.Event()
         self._idle.set()
         self._running = False
-        self._paused = False
-        self._failing: str | None = None
+        #: Runs an operation until it succeeds, consumption paused while it fails.
+        self._retrying = PausingRetry(
+            settings, self.consumer, self.metrics, self._stopping, lambda: self._running
+        )
         #: The batch being written and committed, and the one polled after it.
         self._writing: Batch | None = None
         self._held: Batch | None = None
@@ -130,7 +126,7 @@ class Worker:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self._retrying.paused
 
     def consumer_assigned(self) -> bool:
         """Running with at least one partition assigned."""
@@ -163,7 +159,7 @@ class Worker:
                 extra={"topic": s.topic, "group": s.consumer_group, "dlq": s.dlq_topic},
             )
             await self._loop()
-        except _Abandoned:
+        except Abandoned:
             pass
         finally:
             self._running = False
@@ -173,7 +169,7 @@ class Worker:
         writing: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
-                if writing is not None and (writing.done() or self._paused):
+                if writing is not None and (writing.done() or self._retrying.paused):
                     # Surface a failure at once; while writes fail, the writer polls.
                     task, writing = writing, None
                     await task
@@ -261,7 +257,7 @@ class Worker:
         try:
             try:
                 rejected = await self._retrying("index batch", lambda: self.writer.write(batch))
-            except _Abandoned:
+            except Abandoned:
                 log.warning(
                     "batch abandoned at stop, uncommitted (it will be redelivered)",
                     extra={
@@ -326,80 +322,6 @@ class Worker:
                     max(highwater - offset, 0)
                 )
 
-    # -- retry, pause, resume ----------------------------------------------------------
-
-    async def _retrying(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation`` until it succeeds, pausing consumption while it fails
-        transiently. Raises :class:`_Abandoned` if stop is requested meanwhile."""
-        attempt = 0
-        while True:
-            try:
-                result = await operation()
-            except HeimdallError as exc:
-                if not exc.retriable:
-                    raise
-                error: BaseException = exc
-            except KafkaFailure as exc:
-                if isinstance(exc, CommitRefused):
-                    if attempt:
-                        self._resume(what)
-                    raise
-                error = exc
-            else:
-                if attempt:
-                    self._resume(what)
-                return result
-            await self._back_off(what, error, attempt)
-            attempt += 1
-
-    async def _back_off(self, what: str, error: BaseException, attempt: int) -> None:
-        s = self.settings
-        delay = backoff_delay(attempt, s.backoff_initial_seconds, s.backoff_max_seconds)
-        self._failing = f"{what}: {error}"
-        self.metrics.retries.inc()
-        if isinstance(error, StoreUnavailable):
-            self._failing = f"OpenSearch unavailable: {error}"
-        log.warning(
-            "%s failed, retrying",
-            what,
-            extra={"error": str(error), "attempt": attempt + 1, "retry_in_s": round(delay, 3)},
-        )
-        if not self._paused and self._running:
-            self._paused = True
-            self.metrics.paused.set(1)
-            log.warning("consumption paused", extra={"partitions": self._assigned_names()})
-        deadline = time.monotonic() + delay
-        while True:
-            if self._stopping.is_set():
-                raise _Abandoned(what)
-            if self._running:
-                await self._poll_paused()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=min(remaining, 1.0))
-
-    async def _poll_paused(self) -> None:
-        """Poll with every partition paused so the group keeps this member; a record that
-        slips through (a partition assigned meanwhile) is rewound, never skipped."""
-        self.consumer.pause(self.consumer.assignment())
-        stray = await self.consumer.getmany(timeout_ms=0, max_records=self.settings.max_batch)
-        for tp, records in stray.items():
-            if records:
-                self.consumer.seek(tp, records[0].offset)
-
-    def _resume(self, what: str) -> None:
-        self._failing = None
-        if self._paused:
-            self._paused = False
-            self.metrics.paused.set(0)
-            self.consumer.resume(self.consumer.assignment())
-            log.info("consumption resumed", extra={"after": what})
-
-    def _assigned_names(self) -> list[str]:
-        return sorted(map(str, self.consumer.assignment()))
-
     # -- rebalance ---------------------------------------------------------------------
 
     async def _on_revoked(self, revoked: set[TP]) -> None:
@@ -410,7 +332,7 @@ class Worker:
             # Polled before the rebalance, written after it: never committed by this batch.
             self._held.revoked |= revoked
         writing = self._writing
-        if writing is not None and self._paused:
+        if writing is not None and self._retrying.paused:
             # The in-flight batch is waiting for OpenSearch or Kafka and cannot finish now;
             # waiting would only hold up the whole group.
             writing.revoked |= revoked
@@ -443,7 +365,7 @@ class Worker:
 
     async def _on_assigned(self, assigned: set[TP]) -> None:
         log.info("partitions assigned", extra={"partitions": sorted(map(str, assigned))})
-        if self._paused:
+        if self._retrying.paused:
             # Newly assigned partitions start unpaused: keep everything paused while failing.
             self.consumer.pause(assigned)
 
@@ -454,8 +376,8 @@ class Worker:
         partitions (more workers than partitions) is a healthy standby, not a failure."""
         if not self._running:
             return False, "starting" if not self._stopping.is_set() else "stopping"
-        if self._failing:
-            return False, self._failing
+        if self._retrying.failing:
+            return False, self._retrying.failing
         if not self.consumer.assignment():
             return True, "idle: no partitions assigned"
         return True, "ok"
