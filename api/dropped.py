@@ -17,7 +17,7 @@ import msgspec
 
 from api.filters import LogFilter, parse_filters
 from api.parsing import InvalidParameter, Raw, integer, reject_unknown
-from api.query import format_nanos
+from api.query import CountedHits, format_nanos
 
 PARAMS: Final = frozenset({"start_time", "end_time", "period", "bucket_size_seconds"})
 AUTO_BUCKETS: Final = (60, 300, 900, 3600, 10800, 21600, 43200, 86400, 604800, 2592000)
@@ -148,16 +148,8 @@ class _Aggs(msgspec.Struct):
     over_time: _Histogram = msgspec.field(default_factory=_Histogram)
 
 
-class _Total(msgspec.Struct):
-    value: int = 0
-
-
-class _Hits(msgspec.Struct):
-    total: _Total = msgspec.field(default_factory=_Total)
-
-
 class _Response(msgspec.Struct):
-    hits: _Hits = msgspec.field(default_factory=_Hits)
+    hits: CountedHits = msgspec.field(default_factory=CountedHits)
     aggregations: _Aggs = msgspec.field(default_factory=_Aggs)
 
 

@@ -318,6 +318,16 @@ class _Total(msgspec.Struct):
     value: int
 
 
+class CountedTotal(msgspec.Struct):
+    value: int = 0
+
+
+class CountedHits(msgspec.Struct):
+    """``hits`` of a search that only counts (``size: 0``): its total, 0 when absent."""
+
+    total: CountedTotal = msgspec.field(default_factory=CountedTotal)
+
+
 class _Hit(msgspec.Struct):
     source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
     sort: list[Any] = msgspec.field(default_factory=list)

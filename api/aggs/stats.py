@@ -29,7 +29,7 @@ import msgspec
 from api.aggs import groups
 from api.aggs.buckets import TERMINAL_CLAUSE
 from api.filters import LogFilter
-from api.query import build_filter, filter_clauses
+from api.query import CountedHits, build_filter, filter_clauses
 from shared.index import CACHE_HIT_TYPE, COMPLETION_TOKENS, PROMPT_TOKENS, TOTAL_TOKENS
 
 #: Parent ids fetched per page, and ids per ``terms`` query counting rescued roots.
@@ -177,16 +177,8 @@ class _StatsAggs(msgspec.Struct):
     roots: _Roots = msgspec.field(default_factory=_Roots)
 
 
-class _Total(msgspec.Struct):
-    value: int = 0
-
-
-class _Hits(msgspec.Struct):
-    total: _Total = msgspec.field(default_factory=_Total)
-
-
 class _StatsAnswer(msgspec.Struct):
-    hits: _Hits = msgspec.field(default_factory=_Hits)
+    hits: CountedHits = msgspec.field(default_factory=CountedHits)
     aggregations: _StatsAggs = msgspec.field(default_factory=_StatsAggs)
 
 
