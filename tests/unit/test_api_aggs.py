@@ -313,6 +313,14 @@ def test_a_full_page_of_parents_asks_for_the_next() -> None:
     assert len(st.build_rescued(LogFilter(), [*ids, "extra"])) == 2
 
 
+def test_a_page_of_parents_fits_opensearchs_limits() -> None:
+    # One composite page is at most search.max_buckets (65,535) buckets, one terms query at
+    # most index.max_terms_count (65,536) ids; a million logs' parents (~19,500) fit one.
+    assert 20_000 <= st.PAGE <= 65_535
+    body = st.build_parents(LogFilter(), None)
+    assert body["aggs"]["parents"]["composite"]["size"] == st.PAGE
+
+
 def test_response_carries_the_previous_window_only_when_computed() -> None:
     current = zeroed(st.SearchStats, total_requests=3)
     alone = msgspec.json.decode(msgspec.json.encode(st.response(current, None)))
