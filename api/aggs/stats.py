@@ -32,8 +32,11 @@ from api.filters import LogFilter
 from api.query import CountedHits, build_filter, filter_clauses
 from shared.index import CACHE_HIT_TYPE, COMPLETION_TOKENS, PROMPT_TOKENS, TOTAL_TOKENS
 
-#: Parent ids fetched per page, and ids per ``terms`` query counting rescued roots.
-PAGE: Final = 10_000
+#: Parent ids fetched per page, and ids per ``terms`` query counting rescued roots. Below
+#: OpenSearch's ``search.max_buckets`` (65,535) and ``index.max_terms_count`` (65,536): a
+#: million logs hold about 19,500 parents, one page (with 10,000 they took a second round
+#: trip, one after the other, and two ``terms`` queries).
+PAGE: Final = 50_000
 _SUCCESS: Final[dict[str, Any]] = {"term": {"status": "success"}}
 ROOT_CLAUSE: Final[dict[str, Any]] = {
     "bool": {
@@ -118,8 +121,10 @@ def build_stats(f: LogFilter) -> list[dict[str, Any]]:
     }
     if _scoped_to_parent(f):
         return [{"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}]
-    aggs["roots"] = {
-        "filter": {"bool": {"filter": [TERMINAL_CLAUSE, ROOT_CLAUSE]}},
+    # Under ``terminal``: only terminal logs are tested for being roots, and their statuses
+    # are not matched a second time.
+    aggs["terminal"]["aggs"]["roots"] = {
+        "filter": ROOT_CLAUSE,
         "aggs": {"success": {"filter": _SUCCESS}},
     }
     body = {"size": 0, "track_total_hits": True, "query": build_filter(f), "aggs": aggs}
@@ -155,6 +160,11 @@ class _Value(msgspec.Struct):
         return float(self.value) if self.value is not None else 0.0
 
 
+class _Roots(msgspec.Struct):
+    doc_count: int = 0
+    success: _Count = msgspec.field(default_factory=_Count)
+
+
 class _Terminal(msgspec.Struct):
     doc_count: int = 0
     success: _Count = msgspec.field(default_factory=_Count)
@@ -165,16 +175,11 @@ class _Terminal(msgspec.Struct):
     cost: _Value = msgspec.field(default_factory=_Value)
     direct: _Count = msgspec.field(default_factory=_Count)
     semantic: _Count = msgspec.field(default_factory=_Count)
-
-
-class _Roots(msgspec.Struct):
-    doc_count: int = 0
-    success: _Count = msgspec.field(default_factory=_Count)
+    roots: _Roots = msgspec.field(default_factory=_Roots)
 
 
 class _StatsAggs(msgspec.Struct):
     terminal: _Terminal = msgspec.field(default_factory=_Terminal)
-    roots: _Roots = msgspec.field(default_factory=_Roots)
 
 
 class _StatsAnswer(msgspec.Struct):
@@ -231,7 +236,7 @@ def parse_stats(raws: Sequence[bytes], f: LogFilter) -> Partial:
         stats.user_facing_success_rate = success_rate
         stats.user_facing_total_requests = completed
         return Partial(stats=stats, scoped=True)
-    roots = answer.aggregations.roots
+    roots = terminal.roots
     parents, after = parse_parents(raws[1])
     return Partial(
         stats=stats,
@@ -266,9 +271,9 @@ def build_rescued(f: LogFilter, parents: Sequence[str]) -> list[dict[str, Any]]:
         {
             "size": 0,
             "track_total_hits": True,
-            "query": build_filter(
-                f, TERMINAL_CLAUSE, ROOT_CLAUSE, _UNSUCCESSFUL, {"terms": {"id": chunk}}
-            ),
+            # _UNSUCCESSFUL implies TERMINAL_CLAUSE, which would only add work (a
+            # disjunction over most logs' statuses, advanced to every looked-up id).
+            "query": build_filter(f, ROOT_CLAUSE, _UNSUCCESSFUL, {"terms": {"id": chunk}}),
         }
         for chunk in chunks
     ]

@@ -236,8 +236,8 @@ def stats_answer(terminal: int, success: int, roots: int, roots_ok: int, total: 
                 "cost": {"value": 0.5},
                 "direct": {"doc_count": 2},
                 "semantic": {"doc_count": 1},
+                "roots": {"doc_count": roots, "success": {"doc_count": roots_ok}},
             },
-            "roots": {"doc_count": roots, "success": {"doc_count": roots_ok}},
         },
         total=total,
     )
@@ -252,6 +252,10 @@ def test_stats_are_over_terminal_logs_and_count_rescued_roots() -> None:
     bodies = st.build_stats(f)
     assert len(bodies) == 2
     assert bodies[0]["track_total_hits"] is True
+    # Roots are counted among the terminal logs (a sub-aggregation of ``terminal``).
+    terminal = bodies[0]["aggs"]["terminal"]
+    assert terminal["filter"] == TERMINAL_CLAUSE
+    assert terminal["aggs"]["roots"]["filter"] == st.ROOT_CLAUSE
     assert "composite" in bodies[1]["aggs"]["parents"]
     partial = st.parse_stats([stats_answer(10, 8, 6, 4, 12), parents_answer("r1", "r2")], f)
     assert partial.needs_rescued
@@ -260,6 +264,9 @@ def test_stats_are_over_terminal_logs_and_count_rescued_roots() -> None:
     count_bodies = st.build_rescued(f, partial.parents)
     assert len(count_bodies) == 1
     assert {"terms": {"id": ["r1", "r2"]}} in clauses(count_bodies[0])
+    # Unsuccessful roots only: error or cancelled (terminal implied, not matched twice).
+    assert {"terms": {"status": ["error", "cancelled"]}} in clauses(count_bodies[0])
+    assert TERMINAL_CLAUSE not in clauses(count_bodies[0])
     stats = st.finish(partial, rescued=1)
     assert stats.total_requests == 12
     assert stats.success_rate == 80.0
@@ -304,6 +311,14 @@ def test_a_full_page_of_parents_asks_for_the_next() -> None:
     assert after == {"parent": ids[-1]}
     assert st.build_parents(LogFilter(), after)["aggs"]["parents"]["composite"]["after"] == after
     assert len(st.build_rescued(LogFilter(), [*ids, "extra"])) == 2
+
+
+def test_a_page_of_parents_fits_opensearchs_limits() -> None:
+    # One composite page is at most search.max_buckets (65,535) buckets, one terms query at
+    # most index.max_terms_count (65,536) ids; a million logs' parents (~19,500) fit one.
+    assert 20_000 <= st.PAGE <= 65_535
+    body = st.build_parents(LogFilter(), None)
+    assert body["aggs"]["parents"]["composite"]["size"] == st.PAGE
 
 
 def test_response_carries_the_previous_window_only_when_computed() -> None:
