@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
@@ -220,11 +220,24 @@ def test_values_outside_the_schema_are_refused_with_the_parameter_named(
         assert response.json()["error"]["param"] == name
 
 
+def _sibling_routes(api: TestClient[Any]) -> set[str]:
+    """The fixed segments after ``/api/logs/`` that other routes take."""
+    prefix = "/api/logs/"
+    return {
+        path[len(prefix) :].split("/", 1)[0]
+        for route in api.app.routes
+        if (path := route.path).startswith(prefix) and not path[len(prefix) :].startswith("{")
+    }
+
+
 @FUZZ
 @given(log_id=st.text(min_size=1, max_size=100))
 def test_every_log_id_is_fetched_as_sent(api: TestClient[Any], log_id: str) -> None:
     """``GET /api/logs/{id}``: any non-empty id (a string, as documented), percent-encoded
     (``.`` and ``..`` as ``%2E``, as documented), reaches the store exactly."""
+    # A log whose id names a sibling route (``stats``, ``filterdata``, ...) is shadowed by
+    # it, in Bifrost as here; Hypothesis draws such constants from the source code.
+    assume(log_id not in _sibling_routes(api))
     segment = quote(log_id, safe="")
     if segment in (".", ".."):  # a dot segment: clients drop it unless it is encoded
         segment = segment.replace(".", "%2E")
