@@ -5,17 +5,23 @@
     .venv/bin/python -m bench.queries --logs 1000000 --growth-from 100000   # the real one
 
 For each size: generates ``--logs`` realistic logs (:mod:`bench.corpus`) and loads the very
-same logs into a fresh Heimdall index (the worker's pure functions, bulk writes), Bifrost's
-SQLite, Postgres 15 and ClickHouse (chDB) ``logs`` tables (:mod:`bench.anchors`), then runs
-every query class (:mod:`bench.classes`) interleaved: each round sends every class to every
-target, in a rotating order, after ``--warmup`` unrecorded rounds. A target whose warm-up took
-over a second gets ``--slow-reps`` recorded runs instead of ``--reps``; one that exceeds
+same logs into a fresh Heimdall alias in the product's layout (daily partitions,
+:mod:`bench.heimdall`), Bifrost's SQLite, Postgres 15 and ClickHouse (chDB) ``logs`` tables
+(:mod:`bench.anchors`), then runs every query class (:mod:`bench.classes`: the list classes
+and every dashboard endpoint) interleaved: each round sends every class to every target, in a
+rotating order, after ``--warmup`` unrecorded rounds. A target whose warm-up took over a
+second gets ``--slow-reps`` recorded runs instead of ``--reps``; one that exceeds
 ``--timeout`` is reported as ``> timeout`` and not asked again. Prints the markdown tables
-(latency per class, growth between the sizes, bytes per log) and removes everything it
-created: the index, the Postgres cluster, the SQLite and ClickHouse files.
+(latency per class, growth between the sizes, bytes per log, the API's peak RSS) and removes
+everything it created: the indices, the Postgres cluster, the SQLite and ClickHouse files.
+
+``--keep DIR`` keeps the loads (``DIR/<size>``, see :func:`bench.anchors.mark_loaded`) for
+later runs. ``--heimdall-alias A,B`` (one per size) measures existing aliases holding the same
+logs (``bench.corpus.generate(n)``, e.g. the shared ``shared-100k``/``shared-1m``) instead of
+loading Heimdall: only the anchors are loaded then (``--load-only`` loads just them).
 
 Heimdall runs as ``python -m api`` in its own process, reached over HTTP (httpx); "OpenSearch
-direct" is the request the API sends, sent straight to OpenSearch. The bench index has
+direct" is the request the API sends, sent straight to OpenSearch. The bench's indices have
 OpenSearch's request cache off (identical repeated aggregations would otherwise be answered
 from it). Services come from the usual ``HEIMDALL_*`` settings (``bin/stack``).
 """
@@ -24,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -44,41 +51,24 @@ from bench.anchors import (
 from bench.bifrost_sql import row
 from bench.classes import QueryClass, classes
 from bench.corpus import Log, generate
-from bench.heimdall import HeimdallTarget, sources
-
-HEIMDALL = "Heimdall API"
-DIRECT = "OpenSearch direct"
-ANCHORS = ("postgres", "sqlite", "clickhouse")
-LABELS = {"postgres": "Postgres", "sqlite": "SQLite", "clickhouse": "ClickHouse"}
-
-
-@dataclass
-class Timing:
-    samples: list[float] = field(default_factory=list)
-    timed_out: float | None = None
-    budget: int = 0
-
-    def p(self, q: float) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    def cell(self) -> str:
-        if self.timed_out is not None:
-            return f"> {self.timed_out:g} s"
-        if not self.samples:
-            return "n/a"
-        return f"{_ms(self.p(0.5))} / {_ms(self.p(0.95))}"
+from bench.heimdall import HeimdallTarget
+from bench.query_tables import (
+    ANCHORS,
+    DIRECT,
+    HEIMDALL,
+    LABELS,
+    Results,
+    Timing,
+    growth_table,
+    table,
+)
 
 
-def _ms(seconds: float) -> str:
-    ms = seconds * 1000
-    return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:.1f} ms" if ms >= 1 else f"{ms:.2f} ms"
-
-
-Results = dict[str, dict[str, Timing]]  # class name -> target -> timing
-
-
-async def load(count: int, heimdall: HeimdallTarget, anchors: list[Anchor], batch: int) -> None:
+async def load(
+    count: int, heimdall: HeimdallTarget | None, anchors: list[Anchor], batch: int
+) -> None:
+    """Load ``count`` logs into the anchors and (unless ``None``: an existing alias serves
+    Heimdall's side) into Heimdall's fresh index."""
     started = time.perf_counter()
     done = 0
     pending: list[Log] = []
@@ -86,10 +76,10 @@ async def load(count: int, heimdall: HeimdallTarget, anchors: list[Anchor], batc
     async def flush() -> None:
         nonlocal done
         rows = [row(log.final) for log in pending]
-        write = asyncio.create_task(heimdall.insert(sources(pending)))
-        for anchor in anchors:
-            await asyncio.to_thread(anchor.insert, rows)
-        await write
+        writes = [asyncio.to_thread(anchor.insert, rows) for anchor in anchors]
+        if heimdall is not None:
+            writes.append(heimdall.insert(pending))
+        await asyncio.gather(*writes)
         done += len(pending)
         pending.clear()
         if done % (batch * 20) == 0 or done == count:
@@ -103,7 +93,8 @@ async def load(count: int, heimdall: HeimdallTarget, anchors: list[Anchor], batc
     if pending:
         await flush()
     print("  building indexes, refreshing ...", flush=True)
-    await heimdall.finish_load()
+    if heimdall is not None:
+        await heimdall.finish_load()
     for anchor in anchors:
         t = time.perf_counter()
         await asyncio.to_thread(anchor.finish_load)
@@ -185,77 +176,57 @@ async def measure(
     return results
 
 
-def _ratio(heimdall: Timing, anchors: list[Timing]) -> str:
-    """Heimdall's p50 against the fastest anchor's (a timed-out anchor counts as its limit,
-    so the ratio is then a lower bound)."""
-    values = [(t.p(0.5), "") if t.samples else (t.timed_out, ">") for t in anchors]
-    known = [(v, mark) for v, mark in values if v is not None]
-    if not heimdall.samples or not known:
-        return "n/a"
-    best, mark = min(known)
-    ratio = heimdall.p(0.5) / best
-    if ratio >= 1:
-        return f"{ratio:.1f}× slower"
-    return f"{mark}{1 / ratio:,.1f}× faster"
+async def _prepare(
+    count: int, alias: str | None, args: argparse.Namespace
+) -> tuple[HeimdallTarget, list[Anchor], Path, Path | None]:
+    """Open (and load, unless kept) the anchors and Heimdall's side for ``count`` logs.
 
-
-def table(results: Results, anchors: list[str]) -> str:
-    header = ["class", f"{HEIMDALL} p50 / p95", f"{DIRECT} p50 / p95"]
-    header += [f"{LABELS[a]} p50 / p95" for a in anchors]
-    header += ["Heimdall ÷ the faster SQL store", "Heimdall ÷ ClickHouse"]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for name, by_target in results.items():
-        main = by_target.get(HEIMDALL) or by_target[DIRECT]
-        cells = [name, by_target[HEIMDALL].cell() if HEIMDALL in by_target else "(direct)"]
-        cells.append(by_target[DIRECT].cell() if DIRECT in by_target else "(several requests)")
-        cells += [by_target[a].cell() for a in anchors]
-        sql = [by_target[a] for a in anchors if a in ("postgres", "sqlite")]
-        cells.append(_ratio(main, sql))
-        cells.append(_ratio(main, [by_target[a] for a in anchors if a == "clickhouse"]))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def growth_table(small: Results, large: Results, sizes: tuple[int, int], anchors: list[str]) -> str:
-    targets = [HEIMDALL, DIRECT, *anchors]
-    names = [LABELS.get(t, t) for t in targets]
-    lines = [
-        f"| class, p50 growth {sizes[0]:,} -> {sizes[1]:,} | " + " | ".join(names) + " |",
-        "|" + " --- |" * (len(targets) + 1),
-    ]
-    for name, by_target in large.items():
-        cells = [name]
-        for t in targets:
-            a, b = small[name].get(t), by_target.get(t)
-            if a is None or b is None or not a.samples or not b.samples:
-                cells.append("n/a" if a is None or b is None else "timeout")
-            else:
-                cells.append(f"{b.p(0.5) / a.p(0.5):.1f}×")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-async def run_size(count: int, args: argparse.Namespace) -> tuple[Results, dict[str, float]]:
-    print(f"## {count:,} logs", flush=True)
+    ``alias``: an existing alias holding the same ``count`` logs serves Heimdall's side (only
+    the anchors are loaded, and the alias is never deleted); otherwise Heimdall's own index is
+    loaded with the anchors."""
     keep = args.keep / str(count) if args.keep else None
     anchors, directory, fresh = open_anchors(args.anchors, keep)
-    heimdall = HeimdallTarget(None if fresh else loaded_state(directory)["alias"])
+    state = {} if fresh else loaded_state(directory)
+    if alias is None and not fresh and state.get("alias") is None:
+        close_anchors(anchors, directory, remove=False)
+        raise SystemExit(f"{directory} kept only the anchors: name Heimdall's --heimdall-alias")
+    heimdall = HeimdallTarget(alias or state.get("alias"), owned=alias is None)
     try:
         if fresh:
-            await heimdall.create()
-            await load(count, heimdall, anchors, args.batch)
+            if alias is None:
+                await heimdall.create()
+            await load(count, heimdall if alias is None else None, anchors, args.batch)
             if keep:
-                mark_loaded(directory, {"alias": heimdall.alias, "count": count})
-        elif await heimdall.count() != count:
-            raise SystemExit(f"{directory} holds no complete load any more: --drop it first")
+                kept = None if alias else heimdall.alias
+                mark_loaded(directory, {"alias": kept, "count": count})
         else:
-            print(f"  reusing the load kept in {directory}", flush=True)
+            print(f"  reusing the anchors kept in {directory}", flush=True)
+        if (alias is None or not args.load_only) and await heimdall.count() != count:
+            raise SystemExit(f"{heimdall.alias} does not hold {count:,} logs")
+    except BaseException:
+        await heimdall.close(delete=keep is None)
+        close_anchors(anchors, directory, remove=keep is None)
+        raise
+    return heimdall, anchors, directory, keep
+
+
+async def run_size(
+    count: int, alias: str | None, args: argparse.Namespace
+) -> tuple[Results, dict[str, float]]:
+    print(f"## {count:,} logs", flush=True)
+    heimdall, anchors, directory, keep = await _prepare(count, alias, args)
+    try:
         if args.load_only:
             return {}, {}
         sizes = {"OpenSearch": await heimdall.bytes_used() / count}
         sizes |= {LABELS[a.dialect]: a.bytes_used() / count for a in anchors}
         await heimdall.start_api()
+        before = os.getloadavg()
+        began = time.perf_counter()
         results = await measure(heimdall, anchors, args)
+        took = time.perf_counter() - began
+        after = os.getloadavg()
+        peak = heimdall.api_peak_mib()
     finally:
         await heimdall.close(delete=keep is None)
         close_anchors(anchors, directory, remove=keep is None)
@@ -265,13 +236,20 @@ async def run_size(count: int, args: argparse.Namespace) -> tuple[Results, dict[
     print("| store | bytes per log |\n| --- | --- |")
     for store, size in sizes.items():
         print(f"| {store} | {size:,.0f} |")
-    print(flush=True)
+    print()
+    print(f"Heimdall API ({heimdall.alias}) peak RSS (VmHWM): {peak:,.0f} MiB")
+    print(
+        f"measured in {took / 60:.1f} min; load average (1 min) {before[0]:.1f} before, "
+        f"{after[0]:.1f} after; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        flush=True,
+    )
     return results, sizes
 
 
 def _kept(keep: Path) -> list[str]:
     runs = sorted(keep.iterdir()) if keep.exists() else []
-    return [loaded_state(d)["alias"] for d in runs if (d / "loaded.json").exists()]
+    aliases = [loaded_state(d)["alias"] for d in runs if (d / "loaded.json").exists()]
+    return [a for a in aliases if a is not None]
 
 
 async def drop(keep: Path) -> None:
@@ -287,7 +265,8 @@ async def run(args: argparse.Namespace) -> None:
         await drop(args.keep)
         return
     sizes = [args.growth_from, args.logs] if args.growth_from else [args.logs]
-    runs = [await run_size(n, args) for n in sizes]
+    aliases: list[str | None] = list(args.heimdall_alias) or [None] * len(sizes)
+    runs = [await run_size(n, a, args) for n, a in zip(sizes, aliases, strict=True)]
     if len(runs) == 2 and not args.load_only:
         print(growth_table(runs[0][0], runs[1][0], (sizes[0], sizes[1]), args.anchors))
 
@@ -318,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the loaded stores in this directory (and their index) and reuse them in "
         "later runs of the same sizes; remove them with --drop",
     )
+    parser.add_argument(
+        "--heimdall-alias",
+        default="",
+        help="comma-separated, one per size (smallest first): existing aliases holding the same "
+        "logs (bench.corpus, seed 1) that serve as Heimdall's side; only the anchors are loaded "
+        "then, and the aliases are never written or deleted",
+    )
     parser.add_argument("--drop", action="store_true", help="remove what --keep kept, then exit")
     parser.add_argument(
         "--load-only", action="store_true", help="with --keep: load (or check) and exit"
@@ -326,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.drop or args.load_only) and not args.keep:
         parser.error("--drop and --load-only need --keep DIR")
     args.anchors = [a for a in args.anchors.split(",") if a]
+    args.heimdall_alias = [a for a in args.heimdall_alias.split(",") if a]
+    if args.heimdall_alias and len(args.heimdall_alias) != 1 + bool(args.growth_from):
+        parser.error("--heimdall-alias names one alias per size (two with --growth-from)")
     if unknown := set(args.anchors) - set(ANCHORS):
         parser.error(f"unknown anchors: {', '.join(sorted(unknown))}")
     asyncio.run(run(args))

@@ -25,7 +25,11 @@ from bench.bifrost_sql import (
 )
 from bench.classes import classes
 from bench.corpus import END, START, VOCABULARY_SIZE, WORDS, generate
-from bench.heimdall import sources
+from bench.heimdall import homed, sources
+from bench.queries import main
+from bench.query_tables import HEIMDALL, Results, Timing, growth_table, ratio, table
+from shared.index import MAPPING_VERSION
+from shared.partitions import parse_partition
 
 
 def test_corpus_is_deterministic_and_realistic() -> None:
@@ -146,3 +150,45 @@ def test_bifrost_dashboard_queries_run_and_agree(sqlite_logs: sqlite3.Connection
     assert [m for (m,) in models] == sorted({log.final["model"] for log in generate(300)})
     assert selected
     assert virtual
+
+
+def test_logs_are_homed_in_the_daily_partition_of_their_timestamp() -> None:
+    logs = list(generate(200))
+    actions = homed("bench-q-x", logs)
+    assert [a.id for a in actions] == [log.id for log in logs]
+    assert [a.source for a in actions] == [a.source for a in sources(logs)]
+    keys = set()
+    for log, action in zip(logs, actions, strict=True):
+        parsed = parse_partition("bench-q-x", action.index)
+        assert parsed is not None
+        version, key = parsed
+        assert version == MAPPING_VERSION
+        assert key == log.final["timestamp"][:10].replace("-", ".")  # the corpus is UTC ("Z")
+        keys.add(key)
+    assert len(keys) > 20  # 200 logs over the corpus's 30 days
+
+
+TIMES = "\u00d7"
+
+
+def test_ratios_name_the_faster_anchor_and_timeouts_as_bounds() -> None:
+    def timing(*ms: float) -> Timing:
+        return Timing(samples=[m / 1000 for m in ms])
+
+    assert ratio(timing(10, 10, 12), [timing(20, 20), timing(40)]) == f"2.0{TIMES} faster"
+    assert ratio(timing(30), [timing(20), timing(10)]) == f"3.0{TIMES} slower"
+    assert ratio(timing(30), [Timing(timed_out=60.0)]) == f">2,000.0{TIMES} faster"
+    assert ratio(Timing(), [timing(1)]) == "n/a"
+    large: Results = {"page": {HEIMDALL: timing(20), "sqlite": Timing(timed_out=60.0)}}
+    small: Results = {"page": {HEIMDALL: timing(10), "sqlite": timing(5)}}
+    grown = growth_table(small, large, (100, 1000), ["sqlite"])
+    assert grown.splitlines()[-1] == f"| page | 2.0{TIMES} | n/a | timeout |"
+    row = "| page | 20.0 ms / 20.0 ms | (several requests) | > 60 s | "
+    assert table(large, ["sqlite"]).endswith(row + f">3,000.0{TIMES} faster | n/a |")
+
+
+def test_heimdall_aliases_are_one_per_size() -> None:
+    with pytest.raises(SystemExit):
+        main(["--logs", "1000", "--growth-from", "100", "--heimdall-alias", "only-one"])
+    with pytest.raises(SystemExit):
+        main(["--load-only"])
