@@ -103,6 +103,11 @@ def final_documents(records: list[SampleRecord], max_bytes: int, days: int) -> d
     return out
 
 
+def final_sources(records: list[SampleRecord], max_bytes: int) -> dict[str, bytes]:
+    """The final ``_source`` of every log of ``records`` (pure merge)."""
+    return {i: d.source for i, d in final_documents(records, max_bytes, 1).items()}
+
+
 class Result(msgspec.Struct, kw_only=True):
     label: str
     worker: str
