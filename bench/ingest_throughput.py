@@ -62,7 +62,7 @@ from ingest.samples import SampleRecord, sample_records
 from ingest.settings import WorkerSettings
 from ingest.store import Store
 from shared.opensearch import make_client
-from shared.partitions import partition_index
+from shared.partitions import directory_index, partition_index
 from shared.settings import load
 
 
@@ -121,6 +121,11 @@ class Result(msgspec.Struct, kw_only=True):
     written: int
     worker_peak_kib: int
     worker_cpu_seconds: float
+    #: OpenSearch's work (:func:`opensearch_seconds`): the plain load's (mean), the
+    #: worker's in the logs' indices, the worker's in the id directory.
+    plain_os_seconds: float
+    logs_os_seconds: float
+    directory_os_seconds: float
 
     @property
     def ratio(self) -> float:
@@ -205,6 +210,26 @@ async def plain_bulk(settings: WorkerSettings, docs: dict[str, Final], batch: in
         await store.close()
 
 
+_WORK = (
+    ("indexing", "index_time_in_millis"),
+    ("refresh", "total_time_in_millis"),
+    ("merges", "total_time_in_millis"),
+)
+
+
+async def opensearch_seconds(settings: WorkerSettings, pattern: str) -> float:
+    """The time OpenSearch spent indexing, refreshing and merging in the indices of
+    ``pattern`` (``_stats``, primaries): this run's own server work, which other users of
+    the node do not inflate (their indices are not counted)."""
+    client = make_client(settings)
+    try:
+        stats = await client.indices.stats(index=pattern, metric="indexing,refresh,merge")
+    finally:
+        await client.close()
+    primaries = stats["_all"]["primaries"]
+    return sum(float(primaries[group][key]) for group, key in _WORK) / 1000
+
+
 async def count(settings: WorkerSettings) -> int:
     client = make_client(settings)
     try:
@@ -257,6 +282,7 @@ async def measure(
             after = await plain_bulk(plain[1], docs, bulk_docs)
             for settings in (*runs.values(), *plain):
                 assert await count(settings) == len(docs), f"{settings.index_alias} is incomplete"
+            plain_os = [await opensearch_seconds(p, f"{p.index_alias}-v*") for p in plain]
             for worker, (seconds, metrics, peak, cpu) in measured.items():
                 results.append(
                     Result(
@@ -272,6 +298,13 @@ async def measure(
                         written=int(counter(metrics, "heimdall_ingest_indexed")),
                         worker_peak_kib=peak,
                         worker_cpu_seconds=cpu,
+                        plain_os_seconds=sum(plain_os) / 2,
+                        logs_os_seconds=await opensearch_seconds(
+                            runs[worker], f"{runs[worker].index_alias}-v*"
+                        ),
+                        directory_os_seconds=await opensearch_seconds(
+                            runs[worker], directory_index(runs[worker].index_alias)
+                        ),
                     )
                 )
     return results
@@ -283,8 +316,9 @@ def table(results: list[Result], batch: int, bulk_docs: int) -> str:
         " into the same partitions",
         "",
         "| event size | worker | round | events | logs | plain _bulk docs/s | end to end docs/s "
-        "| events/s | ratio | writes per log | worker peak RSS | worker CPU per event |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| events/s | ratio | writes per log | worker peak RSS | worker CPU per event "
+        "| OpenSearch work per log: plain / worker's logs + directory |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lines.append(
@@ -292,7 +326,9 @@ def table(results: list[Result], batch: int, bulk_docs: int) -> str:
             f"| {r.docs:,} | {r.docs / r.plain_seconds:,.0f} | {r.docs / r.e2e_seconds:,.0f} "
             f"| {r.events / r.e2e_seconds:,.0f} | **{r.ratio:.2f}x** | {r.written / r.docs:.2f} "
             f"| {r.worker_peak_kib / 1024:.0f} MB "
-            f"| {r.worker_cpu_seconds * 1e6 / r.events:,.0f} µs |"
+            f"| {r.worker_cpu_seconds * 1e6 / r.events:,.0f} µs "
+            f"| {r.plain_os_seconds * 1e6 / r.docs:,.0f} / {r.logs_os_seconds * 1e6 / r.docs:,.0f}"
+            f" + {r.directory_os_seconds * 1e6 / r.docs:,.0f} µs |"
         )
     stages = sorted({s for r in results for s in r.stages}, key=_stage_order)
     lines += [
