@@ -12,11 +12,21 @@ to what it read.
 Entries belong to the partition of the id's latest record and are dropped when that partition
 is revoked (another worker may write the id from then on). The cache is bounded by the total
 size of its sources (least recently written first out); ``0`` disables it.
+
+It also remembers the *home* (the concrete index) of the ids it wrote, longer than their
+sources: one short string per id, at most ``max_bytes // 1024`` of them, least recently
+written first out. A log's home never changes once its directory entry exists (see
+:mod:`ingest.router`), so an id whose source was evicted, or whose Kafka partition was
+revoked, is read in its home with one ``_mget`` instead of being claimed again (a claim that
+fails with 409, a read of the directory, a ``create`` that fails with 409, then the read).
+Only a change of the mapping version (:meth:`clear`) forgets homes; the router checks a
+remembered home against retention before using it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from ingest.kafka import TP
 from ingest.merge import from_source
@@ -29,6 +39,9 @@ class WriteCache:
         self._entries: OrderedDict[str, tuple[TP, bytes, int, int, str]] = OrderedDict()
         self._by_partition: dict[TP, set[str]] = {}
         self.bytes = 0
+        #: id -> the index it was written to, kept after its entry is gone.
+        self._homes: OrderedDict[str, str] = OrderedDict()
+        self.max_homes = max_bytes // 1024
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -53,6 +66,11 @@ class WriteCache:
     ) -> None:
         """Remember what was written to ``index`` (its partition; "": the write index)."""
         self.discard(doc_id)
+        if index and self.max_homes:
+            self._homes[doc_id] = index
+            self._homes.move_to_end(doc_id)
+            if len(self._homes) > self.max_homes:
+                self._homes.popitem(last=False)
         if len(source) > self.max_bytes:
             return
         self._entries[doc_id] = (tp, source, seq_no, primary_term, index)
@@ -60,6 +78,15 @@ class WriteCache:
         self.bytes += len(source)
         while self.bytes > self.max_bytes:
             self.discard(next(iter(self._entries)))
+
+    def homes(self, ids: Iterable[str]) -> dict[str, str]:
+        """The remembered home index of each of ``ids`` that has one."""
+        found = {}
+        for doc_id in ids:
+            home = self._homes.get(doc_id)
+            if home is not None:
+                found[doc_id] = home
+        return found
 
     def discard(self, doc_id: str) -> None:
         entry = self._entries.pop(doc_id, None)
@@ -80,5 +107,6 @@ class WriteCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._homes.clear()
         self._by_partition.clear()
         self.bytes = 0

@@ -6,8 +6,13 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-#: The steps of a batch, timed by ``heimdall_ingest_stage_seconds``.
-STAGES: Final = ("poll", "decode", "read", "merge", "write", "commit")
+#: The steps of a batch, timed by ``heimdall_ingest_stage_seconds``; a claim made while the
+#: previous batch is written is timed as :data:`CLAIM_AHEAD`, and the time the loop, with
+#: the next batch ready, waits for the previous one to be written and committed as
+#: :data:`WAIT` (near 0: the loop, not OpenSearch, sets the pace).
+STAGES: Final = ("poll", "decode", "claim", "read", "merge", "write", "commit")
+CLAIM_AHEAD: Final = "claim ahead"
+WAIT: Final = "wait"
 _BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -51,8 +56,10 @@ class Metrics:
         self.stage_seconds = Histogram(
             "heimdall_ingest_stage_seconds",
             "Duration of one step of a batch: poll (a getmany that returned records), "
-            "decode, read (_mget of ids refused with 409), merge (planning the writes), "
-            "write (_bulk), commit (dead letters excluded).",
+            "decode, claim (homes of new ids in the id directory, before the batch's write), "
+            "claim ahead (the same, while the previous batch is written), read (_mget of ids "
+            "refused with 409), merge (planning the writes), write (_bulk), commit (dead "
+            "letters excluded), wait (the next batch ready, for the previous one to finish).",
             ["stage"],
             buckets=_BUCKETS,
             registry=r,

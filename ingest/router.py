@@ -2,7 +2,9 @@
 
 A log's events may arrive in any order, days apart, on several topics (so on several
 workers at once). Each must reach the one document of the log, in the one partition that
-holds it. The home is decided here, for ids the worker did not write recently:
+holds it. The home is decided here, for ids the worker did not write recently (it
+remembers the homes of the ids it wrote, :class:`ingest.cache.WriteCache`, and uses them
+directly while :meth:`Router.usable`):
 
 1. the *wanted* key (pure, :func:`wanted_keys`): the partition of the log's ``timestamp``
    (the request start) when the batch's events carry one, else of the earliest Kafka record
@@ -33,7 +35,14 @@ from ingest.decode import EXPIRED, LogEvent
 from ingest.plan import Stored
 from ingest.store import Store
 from shared.errors import DocumentRejected
-from shared.partitions import day_of_timestamp, is_expired, key_of_day, key_of_ms, partition_index
+from shared.partitions import (
+    day_of_timestamp,
+    is_expired,
+    key_of_day,
+    key_of_ms,
+    parse_partition,
+    partition_index,
+)
 
 _STRING = msgspec.json.Decoder(str)
 #: Seconds between two reads of the version pointer; a migration waits longer than this
@@ -104,15 +113,45 @@ class Router:
         self.store.use_version(version)
         return True
 
-    async def homes(self, events: Mapping[str, Sequence[LogEvent]], today: date) -> Homes:
-        """The home of every id of ``events``: a legacy document where it is, else the
-        partition its directory entry names (claimed now if it had none)."""
+    def usable(self, index: str, today: date) -> bool:
+        """Whether a remembered home (:meth:`ingest.cache.WriteCache.homes`) can be written
+        without asking the directory: the write index, or a partition of the version written
+        that is not past retention (an expired one goes through the directory, which decides
+        between ``expired`` and, once its entry was purged, a new claim)."""
+        if index == self.store.base:
+            return True
+        parsed = parse_partition(self.store.alias, index)
+        if parsed is None or parsed[0] != self.store.version:
+            return False
+        return not is_expired(parsed[1], today, self.retention_days, self.days)
+
+    async def homes(
+        self,
+        events: Mapping[str, Sequence[LogEvent]],
+        today: date,
+        known: Mapping[str, str] | None = None,
+    ) -> Homes:
+        """The home of every id of ``events``: the one this worker remembers (``known``, id
+        -> index, when :meth:`usable`), else a legacy document where it is, else the
+        partition its directory entry names (claimed now if it had none). The stored
+        documents of the remembered and legacy homes are read (one ``_mget``)."""
         result = Homes(indices={}, stored={}, rejected={})
         rest = dict(events)
+        remembered = {
+            i: index
+            for i, index in (known or {}).items()
+            if i in rest and self.usable(index, today)
+        }
+        if remembered:
+            result.stored = await self.store.fetch(remembered, remembered)
+            result.indices.update(remembered)
+            for doc_id in remembered:
+                del rest[doc_id]
         if self.store.legacy and rest:
             base = self.store.base
-            result.stored = await self.store.fetch(rest, dict.fromkeys(rest, base))
-            for doc_id in result.stored:
+            legacy = await self.store.fetch(rest, dict.fromkeys(rest, base))
+            result.stored.update(legacy)
+            for doc_id in legacy:
                 result.indices[doc_id] = base
                 del rest[doc_id]
         keys = await self.store.claim(wanted_keys(rest, self.days))

@@ -86,7 +86,9 @@ class WorkerSettings(OpenSearchSettings, kw_only=True, frozen=True):
         msgspec.Meta(
             ge=0,
             description="Bytes of recently written documents kept to merge their next events "
-            "without reading them back (writes stay guarded by seq_no; 0: keep none).",
+            "without reading them back (writes stay guarded by seq_no; 0: keep none); the "
+            "home partitions of one written id per KiB of it are kept longer, so a later "
+            "event of such a log skips the id directory.",
         ),
     ] = 16 * 1024 * 1024
     poll_timeout_ms: Annotated[

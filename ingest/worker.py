@@ -50,7 +50,7 @@ from ingest.dropped import dropped_documents
 from ingest.feeds import decoders
 from ingest.health import HealthServer
 from ingest.kafka import TP, CommitRefused, Consumer, Producer, Record, where
-from ingest.metrics import Metrics
+from ingest.metrics import WAIT, Metrics
 from ingest.progress import Progress
 from ingest.retry import Abandoned, PausingRetry
 from ingest.router import Router
@@ -182,7 +182,9 @@ class Worker:
                     await self.writer.plan_early(batch, self._writing)
                 if writing is not None:
                     task, writing = writing, None
+                    started = time.perf_counter()
                     await task
+                    self.metrics.stage(WAIT, time.perf_counter() - started)
                 self._held = None
                 writing = asyncio.create_task(self._process(batch))
             if writing is not None:

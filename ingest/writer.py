@@ -1,9 +1,10 @@
 """Writing one batch to OpenSearch until every document is in its merged state.
 
 The first round plans (:func:`ingest.plan.plan`) from what this worker wrote recently
-(:class:`ingest.cache.WriteCache`), or, for ids it did not write, as new documents
-(``create``) in their home partition (:class:`ingest.router.Router`: one claim ``_bulk`` to
-the id directory); the ids the batch being written does not touch are claimed and planned
+(:class:`ingest.cache.WriteCache`); an id whose source the cache no longer holds but whose
+home it remembers is read there (one ``_mget``); any other id becomes a new document
+(``create``) in its home partition (:class:`ingest.router.Router`: one claim ``_bulk`` to
+the id directory). The ids the batch being written does not touch are claimed and planned
 early, while it is written (:meth:`BatchWriter.plan_early`). Each round is one ``_bulk``;
 ids refused with 409 (the document exists, or changed since it was written) are read in
 their partition (one ``_mget``), re-planned and written in the next round, until none is
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from ingest.batch import Batch
 from ingest.cache import WriteCache
 from ingest.kafka import TP
-from ingest.metrics import Metrics
+from ingest.metrics import CLAIM_AHEAD, Metrics
 from ingest.plan import Action, Plan, Stored, plan
 from ingest.router import Homes, Router
 from ingest.store import Store, WriteResult
@@ -67,11 +68,14 @@ class BatchWriter:
         unknown = {i: e for i, e in independent.items() if i not in known}
         started = time.perf_counter()
         try:
-            found = await self.router.homes(unknown, datetime.now(UTC).date())
+            found = await self.router.homes(
+                unknown, datetime.now(UTC).date(), self.cache.homes(unknown)
+            )
         except HeimdallError as exc:
             log.debug("early claim failed; claiming at write time", extra={"error": str(exc)})
             found = Homes(indices={}, stored={}, rejected={})
-        self.metrics.stage("read", time.perf_counter() - started)
+        if unknown:
+            self.metrics.stage(CLAIM_AHEAD, time.perf_counter() - started)
         started = time.perf_counter()
         known.update(found.stored)
         ready = {i: e for i, e in independent.items() if i in known or i in found.indices}
@@ -109,7 +113,8 @@ class BatchWriter:
             started = time.perf_counter()
             if first:
                 first = False
-                todo = await self._plan_rest(batch, homes, rejected)
+                todo, claiming = await self._plan_rest(batch, homes, rejected)
+                started += claiming
             else:
                 stored = await self.store.fetch(pending, homes)
                 self.metrics.stage("read", time.perf_counter() - started)
@@ -133,11 +138,11 @@ class BatchWriter:
 
     async def _plan_rest(
         self, batch: Batch, homes: dict[str, str], rejected: dict[str, DocumentRejected]
-    ) -> Plan:
+    ) -> tuple[Plan, float]:
         """The first round's plan: what :meth:`plan_early` planned (used once: a retried
         batch plans afresh) plus the other ids, from the cache or as new documents in their
-        home partition. Fills ``homes`` (id -> index) for the later rounds, and ``rejected``
-        with the ids whose home is past retention."""
+        home partition; and the seconds its claim took. Fills ``homes`` (id -> index) for
+        the later rounds, and ``rejected`` with the ids whose home is past retention."""
         events = batch.decoded.events
         early, batch.early = batch.early, None
         done: set[str] = set()
@@ -154,14 +159,18 @@ class BatchWriter:
         homes.update((i, stored.index) for i, stored in known.items())
         unknown = {i: e for i, e in rest.items() if i not in known}
         started = time.perf_counter()
-        found = await self.router.homes(unknown, datetime.now(UTC).date())
-        self.metrics.stage("read", time.perf_counter() - started)
+        found = await self.router.homes(
+            unknown, datetime.now(UTC).date(), self.cache.homes(unknown)
+        )
+        claiming = time.perf_counter() - started
+        if unknown:
+            self.metrics.stage("claim", claiming)
         homes.update(found.indices)
         rejected.update(found.rejected)
         known.update(found.stored)
         writable = {i: e for i, e in rest.items() if i not in found.rejected}
         todo = plan(writable, known, homes, indexed_at=_marker())
-        return Plan(actions=actions + todo.actions, unchanged=unchanged + todo.unchanged)
+        return Plan(actions=actions + todo.actions, unchanged=unchanged + todo.unchanged), claiming
 
     def _remember(self, batch: Batch, actions: list[Action], result: WriteResult) -> None:
         """Cache what was written (with its new seq_no/primary_term) for the next batch."""

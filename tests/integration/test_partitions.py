@@ -5,6 +5,8 @@ one worker or two at once; a late event of a partition past retention is dead-le
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,9 +15,17 @@ from opensearchpy import AsyncOpenSearch
 
 from api.settings import ApiSettings
 from api.store import LogStore
+from ingest.batch import Batch, decode_batch
+from ingest.cache import WriteCache
+from ingest.kafka import TP
+from ingest.metrics import Metrics
+from ingest.router import Router
 from ingest.samples import SampleRecord
 from ingest.schedule import run_lifecycle
+from ingest.settings import WorkerSettings
+from ingest.store import Store
 from ingest.worker import Worker
+from ingest.writer import BatchWriter
 from shared.index import MAPPING_VERSION
 from shared.partitions import key_of_day, partition_index
 from tests.conftest import Services
@@ -192,3 +202,66 @@ async def test_a_late_event_of_a_deleted_partition_is_dead_lettered_not_resurrec
         return count if count == 2 else None
 
     await eventually(recorded, what="2 dropped records")
+
+
+class ClaimNoting(Store):
+    """The real store, noting the ids it claims in the directory."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        super().__init__(settings)
+        self.claimed: list[str] = []
+
+    async def claim(self, wanted: Mapping[str, str]) -> dict[str, str]:
+        self.claimed += wanted
+        return await super().claim(wanted)
+
+
+@dataclasses.dataclass(frozen=True)
+class Consumed:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+def consumed(tp: TP, first: int, records: list[SampleRecord]) -> Batch:
+    found = [
+        Consumed(tp.topic, tp.partition, first + n, r.timestamp_ms, r.key, r.value)
+        for n, r in enumerate(records)
+    ]
+    return Batch({tp: list(found)}, decode_batch(found, 1 << 20))
+
+
+async def test_a_log_whose_source_left_the_write_cache_is_updated_in_its_home_without_a_claim(
+    services: Services, opensearch: AsyncOpenSearch, unique_name: str
+) -> None:
+    """The worker remembers the home of what it wrote longer than its source: the update
+    reads the log where it is (one _mget), and claims nothing (not even a claim refused
+    with 409); the log stays one document, in its home."""
+    settings = worker_settings(services.kafka_bootstrap, services.opensearch_url, unique_name)
+    store = ClaimNoting(settings)
+    tp = TP(unique_name, 0)
+    cache = WriteCache(1 << 20)
+    router = Router(store, partition_days=1, retention_days=30)
+    writer = BatchWriter(store, cache, Metrics(), lambda: {tp}, router)
+    started = datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=UTC)
+    now = datetime.now(UTC)
+    first = [create("cached", started), create("evicted", started)]
+    second = [finish("cached", now), finish("evicted", now), create("new", now)]
+    try:
+        await store.ensure_index(shards=1, replicas=0, refresh_interval="1s")
+        assert await writer.write(consumed(tp, 0, first)) == {}
+        cache.discard("evicted")  # out of the cache's budget, or a 409 on a later write
+        assert cache.get("evicted") is None
+        assert await writer.write(consumed(tp, 2, second)) == {}
+        assert store.claimed == ["cached", "evicted", "new"]
+        assert await where(opensearch, unique_name) == {
+            "cached": partition(unique_name, DAY),
+            "evicted": partition(unique_name, DAY),
+            "new": partition(unique_name, now.date()),
+        }
+        assert await indexed_sources(opensearch, unique_name) == expected_sources(first + second)
+    finally:
+        await store.close()

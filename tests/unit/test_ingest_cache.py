@@ -54,3 +54,36 @@ def test_revoked_partitions_are_forgotten() -> None:
     assert cache.get("c") is not None
     cache.clear()
     assert (len(cache), cache.bytes) == (0, 0)
+
+
+def test_a_home_outlives_its_source_but_not_a_new_mapping_version() -> None:
+    cache = WriteCache(4096)
+    assert cache.max_homes == 4
+    cache.put(P0, "a", source("a", 100), 1, 1, "logs-v1-2026.11.20")
+    cache.put(P0, "b", source("b", 100), 1, 1, "logs-v1-2026.11.21")
+    cache.put(P0, "x", source("x"), 1, 1)  # the write index: no partition to remember
+    cache.discard("a")  # a 409 or a rejected write: the source is gone, the home stays
+    cache.drop_partitions({P0})  # revoked: likewise
+    assert (cache.get("a"), cache.get("b"), len(cache)) == (None, None, 0)
+    assert cache.homes(["a", "b", "x", "y"]) == {
+        "a": "logs-v1-2026.11.20",
+        "b": "logs-v1-2026.11.21",
+    }
+    cache.clear()
+    assert cache.homes(["a", "b"]) == {}
+
+
+def test_homes_are_bounded_least_recently_written_first_out() -> None:
+    cache = WriteCache(2048)
+    for doc_id in "abc":
+        cache.put(P0, doc_id, source(doc_id), 1, 1, f"logs-v1-{doc_id}")
+    assert list(cache.homes("abc")) == ["b", "c"]
+    cache.put(P0, "b", source("b"), 2, 1, "logs-v1-b")  # rewritten: now the newest
+    cache.put(P0, "d", source("d"), 1, 1, "logs-v1-d")
+    assert list(cache.homes("abcd")) == ["b", "d"]
+
+
+def test_a_disabled_cache_remembers_no_home() -> None:
+    cache = WriteCache(0)
+    cache.put(P0, "a", source("a"), 1, 1, "logs-v1-2026.11.20")
+    assert cache.homes(["a"]) == {}

@@ -22,7 +22,7 @@ from ingest.dead_letters import OFFSET_HEADER, REASON_HEADER, TRUNCATED_BYTES, D
 from ingest.decode import MISSING_ID, REJECTED, TOO_LARGE, UNDECODABLE, LogEvent, decode_event
 from ingest.kafka import TP, Consumer, Header, Producer, Record
 from ingest.merge import from_source, to_source
-from ingest.metrics import STAGES
+from ingest.metrics import CLAIM_AHEAD, STAGES, WAIT
 from ingest.plan import Action, Stored
 from ingest.settings import WorkerSettings
 from ingest.store import Store, WriteResult
@@ -688,6 +688,11 @@ async def test_ids_the_batch_in_flight_does_not_touch_are_planned_during_its_wri
     assert "b" in store.docs
     assert store.fetches == 0
     assert consumer.commits == [{TP(TOPIC, 0): 1}, {TP(TOPIC, 0): 2, TP(TOPIC, 1): 1}]
+    # "b" was claimed while the first batch was written; "a" only by the first batch; the
+    # loop, with the second batch ready, waited for the first.
+    assert store.homes.keys() == {"a", "b"}
+    for stage, count in (("claim", 1), (CLAIM_AHEAD, 1), (WAIT, 1)):
+        assert worker.metrics.value("heimdall_ingest_stage_seconds_count", stage=stage) == count
 
 
 async def test_big_records_make_smaller_polls() -> None:

@@ -12,7 +12,8 @@ from ingest.lease import free
 from ingest.lifecycle import CONTENT_FIELDS, ism_policy, plan
 from ingest.plan import Action, bulk_body
 from ingest.plan import plan as plan_writes
-from ingest.router import record_ms, wanted_key, wanted_keys
+from ingest.router import Router, record_ms, wanted_key, wanted_keys
+from ingest.store import Store
 from shared.index import _INDEXED, SEARCH_TEXT, TOTAL_TOKENS
 from shared.partitions import (
     cutoff_key,
@@ -24,6 +25,7 @@ from shared.partitions import (
     parse_partition,
     partition_index,
 )
+from shared.settings import OpenSearchSettings
 
 
 def ms(text: str) -> int:
@@ -190,3 +192,23 @@ def test_joining_two_stored_states_holds_every_event_of_both() -> None:
     assert join(first, last) == whole
     assert join(last, first) == whole
     assert join(whole, first) == whole  # idempotent: copying again changes nothing
+
+
+async def test_a_remembered_home_is_used_only_while_it_is_a_live_partition_of_the_version() -> None:
+    store = Store(OpenSearchSettings(index_alias="logs"))
+    try:
+        router = Router(store, partition_days=1, retention_days=7)
+        today = date(2026, 11, 25)
+        assert router.usable("logs-v1", today)  # the write index (a legacy log)
+        assert router.usable("logs-v1-2026.11.25", today)
+        assert router.usable("logs-v1-2026.11.18", today)  # its bucket ended 7 days ago: kept
+        assert not router.usable("logs-v1-2026.11.17", today)  # past retention: ask
+        assert not router.usable("logs-v2-2026.11.25", today)  # another mapping version
+        assert not router.usable("other-v1-2026.11.25", today)
+        store.use_version(2)
+        assert router.usable("logs-v2-2026.11.25", today)
+        assert not router.usable("logs-v1-2026.11.25", today)
+        assert not router.usable("logs-v1", today)
+        assert Router(store, partition_days=1, retention_days=0).usable("logs-v2-2000.01.01", today)
+    finally:
+        await store.close()
