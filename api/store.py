@@ -23,6 +23,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
+from api import timepage
 from api.params import LogQuery
 from api.query import (
     ANY_LOG,
@@ -244,12 +245,28 @@ class LogStore:
             log.info("closing a point in time failed (%s); it expires", type(exc).__name__)
 
     async def search(self, q: LogQuery) -> Page:
-        page = parse_search(q, await self._search("search", build_search(q)))
+        """One list page. Sorted by time, it is read through a window of time
+        (:mod:`api.timepage`: the total and the time range first, then the page from the
+        partitions that can hold it); any other sort, or a window that cannot prove its
+        page exact, is one search over the whole alias."""
+        page = await self._time_page(q) if timepage.applies(q) else None
+        if page is None:
+            page = parse_search(q, await self._search("search", build_search(q)))
         if not page.has_logs:
             # Nothing matched: tell "no logs yet" from "no match" (rare, and cheap).
             anything = await self._search("has_logs", ANY_LOG)
-            page = msgspec.structs.replace(page, has_logs=anything.hits.total.value > 0)
+            page = msgspec.structs.replace(page, has_logs=anything.total > 0)
         return page
+
+    async def _time_page(self, q: LogQuery) -> Page | None:
+        """The page of ``q`` through a window of time, or None: no window narrows it, or
+        the windowed page is not provably the page (:func:`api.timepage.exact`)."""
+        bounds = timepage.parse_bounds(await self.query("search", timepage.build_bounds(q)))
+        for clause in timepage.windows(q, bounds):
+            response = await self._search("search", timepage.build_windowed(q, clause))
+            if timepage.exact(q, len(response.hits.hits), bounds.total):
+                return parse_search(q, response, total=bounds.total)
+        return None
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
         """One log by id, realtime: the alias's indices (its partitions) are listed

@@ -1,0 +1,169 @@
+"""Pages sorted by time, read only from the partitions that can hold them. Pure.
+
+Logs live in daily partitions (:mod:`shared.partitions`), but a partition's logs are not
+strictly within its day (:mod:`ingest.router` homes a log by its first writer's wanted key,
+and the legacy index holds any time), so nothing here trusts partition names. Instead, a
+``GET /api/logs`` sorted by ``timestamp`` is answered in two steps:
+
+1. :func:`build_bounds`: the exact total of the query, and the oldest and newest matching
+   ``timestamp`` (one ``size: 0`` search; the count and the min/max are cheap).
+2. :func:`build_windowed`: the page itself, with one more filter, a *window*
+   ``timestamp >= T`` (newest first) or ``<= T`` (oldest first), sized to hold about
+   :data:`SLACK` times the logs the page needs at the query's average rate
+   (:func:`windows`; wider ones follow when it comes back short).
+   OpenSearch's can-match phase then skips every partition whose real ``timestamp`` range
+   (its points' min/max, not its name) lies outside the window, and within the others the
+   sort sees only the window's logs. The page does not track its total (step 1 has it).
+
+The windowed page is the exact page whenever :func:`exact` says so: every log outside the
+window sorts after every log inside it (strictly older, resp. newer, or without a
+timestamp, which sorts last both ways), so when the window holds the whole page (it came
+back full) or everything that is left (its end is the query's end), no log outside it can
+belong to the page. Otherwise (a gap in time past every window, concurrent writes) the
+store sends the single request of :func:`api.query.build_search`, as for the other sorts.
+
+The total and the page are two searches, so a refresh in between can make them see the
+store a moment apart (the single request saw one snapshot); a short page is taken as the
+end only by its offset, never by a cursor's remembered position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any, Final
+
+import msgspec
+
+from api.params import LogQuery
+from api.query import NANOS_FORMAT, build_filter, build_search, format_nanos
+
+#: The first window holds this many times the logs a page needs, at the average rate.
+SLACK: Final = 2.0
+#: Each next window is this many times wider than the one before, ...
+GROWTH: Final = 4
+#: ... up to this many windows; then the page is one search over everything.
+ATTEMPTS: Final = 4
+_NS_PER_MS: Final = 1_000_000
+
+
+def applies(q: LogQuery) -> bool:
+    """Whether ``q`` is served by a window (sorted by time, either way)."""
+    return q.sort_by == "timestamp"
+
+
+def build_bounds(q: LogQuery) -> dict[str, Any]:
+    """The exact total of ``q`` and its oldest and newest ``timestamp``."""
+    return {
+        "query": build_filter(q),
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "oldest": {"min": {"field": "timestamp"}},
+            "newest": {"max": {"field": "timestamp"}},
+        },
+    }
+
+
+class Bounds(msgspec.Struct, frozen=True):
+    """What :func:`build_bounds` found: the total, the time range in ns (``None`` when no
+    matching log has a timestamp). ``min``/``max`` answer in ms: the bounds are only used
+    to size the window, never to decide what is in the page."""
+
+    total: int
+    oldest_ns: int | None
+    newest_ns: int | None
+
+
+class _Value(msgspec.Struct):
+    value: float | None = None
+
+
+class _Aggs(msgspec.Struct):
+    oldest: _Value = msgspec.field(default_factory=_Value)
+    newest: _Value = msgspec.field(default_factory=_Value)
+
+
+class _Total(msgspec.Struct):
+    value: int = 0
+
+
+class _Hits(msgspec.Struct):
+    total: _Total = msgspec.field(default_factory=_Total)
+
+
+class _BoundsResponse(msgspec.Struct):
+    hits: _Hits = msgspec.field(default_factory=_Hits)
+    aggregations: _Aggs = msgspec.field(default_factory=_Aggs)
+
+
+_BOUNDS: Final = msgspec.json.Decoder(_BoundsResponse)
+
+
+def _ns(ms: float | None) -> int | None:
+    # via whole microseconds: exact in a double for any date_nanos (ns would not be)
+    return None if ms is None else round(ms * 1000) * 1000
+
+
+def parse_bounds(body: bytes) -> Bounds:
+    response = _BOUNDS.decode(body)
+    aggs = response.aggregations
+    return Bounds(response.hits.total.value, _ns(aggs.oldest.value), _ns(aggs.newest.value))
+
+
+def windows(q: LogQuery, bounds: Bounds) -> Iterator[dict[str, Any]]:
+    """The window filters to try for ``q``'s page, narrowest first: the first is sized to
+    hold :data:`SLACK` times the logs the page needs at the average rate, each next one
+    :data:`GROWTH` times wider (a gap near the anchor, e.g. one log dated tomorrow, leaves
+    the first one short), at most :data:`ATTEMPTS`. None at all when a window would not
+    narrow the search (no timed log, a small store, a cursor in the logs without a
+    timestamp): the caller then searches everything."""
+    oldest, newest = bounds.oldest_ns, bounds.newest_ns
+    if oldest is None or newest is None or bounds.total == 0:
+        return
+    desc = q.order == "desc"
+    if q.cursor is None:
+        needed = q.offset + q.limit
+        anchor = newest if desc else oldest
+    else:
+        needed = q.limit
+        after = q.cursor.after[0]
+        # The bounds are in ms: a cursor in the last ms of the range is still inside it.
+        if not isinstance(after, int) or not oldest - _NS_PER_MS <= after <= newest + _NS_PER_MS:
+            return  # a log without timestamp (they sort last), or the store has changed
+        anchor = after
+    span = newest - oldest + _NS_PER_MS
+    width = math.ceil(span * needed * SLACK / bounds.total)
+    for _ in range(ATTEMPTS):
+        if desc:
+            edge = anchor - width
+            if edge <= oldest:
+                return
+            bound = {"gte": format_nanos(edge)}
+        else:
+            edge = anchor + width
+            if edge >= newest:
+                return
+            bound = {"lte": format_nanos(edge)}
+        yield {"range": {"timestamp": {**bound, "format": NANOS_FORMAT}}}
+        width *= GROWTH
+
+
+def build_windowed(q: LogQuery, window_filter: dict[str, Any]) -> dict[str, Any]:
+    """The page of ``q`` (as :func:`api.query.build_search`) within ``window_filter``,
+    without a total (:func:`build_bounds` counts it)."""
+    return {
+        **build_search(q),
+        "query": build_filter(q, window_filter),
+        "track_total_hits": False,
+    }
+
+
+def exact(q: LogQuery, hits: int, total: int) -> bool:
+    """Whether a windowed page of ``hits`` logs is the page of ``q``: it is full, or (an
+    offset page) it reaches the query's last log (``total``, counted by
+    :func:`build_bounds`). A short cursor page is never taken as exact: the cursor's
+    position is where its page ended, before whatever the store got since."""
+    if hits >= q.limit:
+        return True
+    return q.cursor is None and q.offset + hits >= total
