@@ -36,7 +36,7 @@ from typing import Any, Final
 import msgspec
 
 from api.params import LogQuery
-from api.query import NANOS_FORMAT, build_filter, build_search, format_nanos
+from api.query import NANOS_FORMAT, CountedHits, build_filter, build_search, format_nanos
 
 #: The first window holds this many times the logs a page needs, at the average rate.
 SLACK: Final = 2.0
@@ -84,16 +84,8 @@ class _Aggs(msgspec.Struct):
     newest: _Value = msgspec.field(default_factory=_Value)
 
 
-class _Total(msgspec.Struct):
-    value: int = 0
-
-
-class _Hits(msgspec.Struct):
-    total: _Total = msgspec.field(default_factory=_Total)
-
-
 class _BoundsResponse(msgspec.Struct):
-    hits: _Hits = msgspec.field(default_factory=_Hits)
+    hits: CountedHits = msgspec.field(default_factory=CountedHits)
     aggregations: _Aggs = msgspec.field(default_factory=_Aggs)
 
 
