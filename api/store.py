@@ -261,7 +261,8 @@ class LogStore:
     async def _time_page(self, q: LogQuery) -> Page | None:
         """The page of ``q`` through a window of time, or None: no window narrows it, or
         the windowed page is not provably the page (:func:`api.timepage.exact`)."""
-        bounds = timepage.parse_bounds(await self.query("search", timepage.build_bounds(q)))
+        count, time_range = await self.multi_query("search", timepage.build_bounds(q))
+        bounds = timepage.parse_bounds(q, count, time_range)
         for clause in timepage.windows(q, bounds):
             response = await self._search("search", timepage.build_windowed(q, clause))
             if timepage.exact(q, len(response.hits.hits), bounds.total):

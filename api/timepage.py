@@ -5,8 +5,8 @@ strictly within its day (:mod:`ingest.router` homes a log by its first writer's 
 and the legacy index holds any time), so nothing here trusts partition names. Instead, a
 ``GET /api/logs`` sorted by ``timestamp`` is answered in two steps:
 
-1. :func:`build_bounds`: the exact total of the query, and the oldest and newest matching
-   ``timestamp`` (one ``size: 0`` search; the count and the min/max are cheap).
+1. :func:`build_bounds`: the exact total of the query, and the oldest and newest
+   ``timestamp`` of all logs (one ``_msearch`` of two ``size: 0`` searches, both cheap).
 2. :func:`build_windowed`: the page itself, with one more filter, a *window*
    ``timestamp >= T`` (newest first) or ``<= T`` (oldest first), sized to hold about
    :data:`SLACK` times the logs the page needs at the query's average rate
@@ -52,23 +52,28 @@ def applies(q: LogQuery) -> bool:
     return q.sort_by == "timestamp"
 
 
-def build_bounds(q: LogQuery) -> dict[str, Any]:
-    """The exact total of ``q`` and its oldest and newest ``timestamp``."""
-    return {
-        "query": build_filter(q),
-        "size": 0,
-        "track_total_hits": True,
-        "aggs": {
-            "oldest": {"min": {"field": "timestamp"}},
-            "newest": {"max": {"field": "timestamp"}},
+def build_bounds(q: LogQuery) -> list[dict[str, Any]]:
+    """Two bodies for one ``_msearch``: the exact total of ``q``, and the oldest and newest
+    ``timestamp`` of every log. The time range of all logs is read from each segment's
+    points, nearly free; that of the matching logs would visit every match (a common word
+    matches nearly all). The store's scope applies to both."""
+    return [
+        {"query": build_filter(q), "size": 0, "track_total_hits": True},
+        {
+            "size": 0,
+            "track_total_hits": False,
+            "aggs": {
+                "oldest": {"min": {"field": "timestamp"}},
+                "newest": {"max": {"field": "timestamp"}},
+            },
         },
-    }
+    ]
 
 
 class Bounds(msgspec.Struct, frozen=True):
-    """What :func:`build_bounds` found: the total, the time range in ns (``None`` when no
-    matching log has a timestamp). ``min``/``max`` answer in ms: the bounds are only used
-    to size the window, never to decide what is in the page."""
+    """What :func:`build_bounds` found: the total of the query, and the time range in ns
+    its logs can lie in (``None``: no log has a timestamp). ``min``/``max`` answer in ms:
+    the range only sizes the windows, it never decides what is in a page."""
 
     total: int
     oldest_ns: int | None
@@ -84,12 +89,16 @@ class _Aggs(msgspec.Struct):
     newest: _Value = msgspec.field(default_factory=_Value)
 
 
-class _BoundsResponse(msgspec.Struct):
+class _Count(msgspec.Struct):
     hits: CountedHits = msgspec.field(default_factory=CountedHits)
+
+
+class _Range(msgspec.Struct):
     aggregations: _Aggs = msgspec.field(default_factory=_Aggs)
 
 
-_BOUNDS: Final = msgspec.json.Decoder(_BoundsResponse)
+_COUNT: Final = msgspec.json.Decoder(_Count)
+_RANGE: Final = msgspec.json.Decoder(_Range)
 
 
 def _ns(ms: float | None) -> int | None:
@@ -97,10 +106,15 @@ def _ns(ms: float | None) -> int | None:
     return None if ms is None else round(ms * 1000) * 1000
 
 
-def parse_bounds(body: bytes) -> Bounds:
-    response = _BOUNDS.decode(body)
-    aggs = response.aggregations
-    return Bounds(response.hits.total.value, _ns(aggs.oldest.value), _ns(aggs.newest.value))
+def parse_bounds(q: LogQuery, count: bytes, time_range: bytes) -> Bounds:
+    """The answers of :func:`build_bounds`; the time range narrowed to ``q``'s own."""
+    aggs = _RANGE.decode(time_range).aggregations
+    oldest, newest = _ns(aggs.oldest.value), _ns(aggs.newest.value)
+    if oldest is not None and q.start_ns is not None:
+        oldest = max(oldest, q.start_ns)
+    if newest is not None and q.end_ns is not None:
+        newest = min(newest, q.end_ns)
+    return Bounds(_COUNT.decode(count).hits.total.value, oldest, newest)
 
 
 def windows(q: LogQuery, bounds: Bounds) -> Iterator[dict[str, Any]]:
@@ -111,7 +125,7 @@ def windows(q: LogQuery, bounds: Bounds) -> Iterator[dict[str, Any]]:
     narrow the search (no timed log, a small store, a cursor in the logs without a
     timestamp): the caller then searches everything."""
     oldest, newest = bounds.oldest_ns, bounds.newest_ns
-    if oldest is None or newest is None or bounds.total == 0:
+    if oldest is None or newest is None or oldest > newest or bounds.total == 0:
         return
     desc = q.order == "desc"
     if q.cursor is None:

@@ -36,38 +36,50 @@ def edges(q: LogQuery, b: timepage.Bounds) -> list[tuple[str, str]]:
     return out
 
 
-def test_bounds_body_counts_exactly_and_asks_the_time_range() -> None:
+def test_bounds_count_exactly_and_ask_the_time_range_of_every_log() -> None:
     q = query(providers="openai", status="error")
-    body = timepage.build_bounds(q)
-    assert body["query"] == build_filter(q)
-    assert body["size"] == 0
-    assert body["track_total_hits"] is True
-    assert body["aggs"] == {
+    count, time_range = timepage.build_bounds(q)
+    assert count == {"query": build_filter(q), "size": 0, "track_total_hits": True}
+    assert "query" not in time_range  # every log: min/max come from the points
+    assert time_range["size"] == 0
+    assert time_range["aggs"] == {
         "oldest": {"min": {"field": "timestamp"}},
         "newest": {"max": {"field": "timestamp"}},
     }
 
 
-def test_parse_bounds() -> None:
-    answer = {
-        "hits": {"total": {"value": 42, "relation": "eq"}, "hits": []},
-        "aggregations": {
-            "oldest": {"value": 1700000000123.0, "value_as_string": "x"},
-            "newest": {"value": 1700000500000.5, "value_as_string": "y"},
-        },
+def answers(total: int, oldest: float | None, newest: float | None) -> tuple[bytes, bytes]:
+    count = {"hits": {"total": {"value": total, "relation": "eq"}, "hits": []}}
+    time_range = {
+        "hits": {"hits": []},
+        "aggregations": {"oldest": {"value": oldest}, "newest": {"value": newest}},
     }
-    b = timepage.parse_bounds(msgspec.json.encode(answer))
+    return msgspec.json.encode(count), msgspec.json.encode(time_range)
+
+
+def test_parse_bounds() -> None:
+    b = timepage.parse_bounds(query(), *answers(42, 1700000000123.0, 1700000500000.5))
     assert b == timepage.Bounds(42, 1_700_000_000_123 * MS, 1_700_000_500_000_500_000)
 
 
+def test_parse_bounds_narrows_to_the_query_time_range() -> None:
+    q = query(start_time="2023-11-14T22:14:00Z", end_time="2023-11-14T22:15:00Z")
+    assert q.start_ns is not None
+    assert q.end_ns is not None
+    b = timepage.parse_bounds(q, *answers(5, 1600000000000.0, 1800000000000.0))
+    assert b == timepage.Bounds(5, q.start_ns, q.end_ns)
+
+
 def test_parse_bounds_without_any_timestamp() -> None:
-    answer = {
-        "hits": {"total": {"value": 3, "relation": "eq"}, "hits": []},
-        "aggregations": {"oldest": {"value": None}, "newest": {"value": None}},
-    }
-    b = timepage.parse_bounds(msgspec.json.encode(answer))
+    b = timepage.parse_bounds(query(), *answers(3, None, None))
     assert b == timepage.Bounds(3, None, None)
     assert list(timepage.windows(query(), b)) == []
+
+
+def test_no_window_when_the_query_range_misses_every_log() -> None:
+    q = query(start_time="2030-01-01T00:00:00Z")
+    b = timepage.parse_bounds(q, *answers(0, 1600000000000.0, 1800000000000.0))
+    assert list(timepage.windows(q, b)) == []
 
 
 def test_newest_first_windows_start_at_the_newest_and_widen() -> None:
