@@ -24,7 +24,7 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from api import timepage
-from api.params import LogQuery
+from api.params import LogQuery, fingerprint
 from api.query import (
     ANY_LOG,
     MgetFailed,
@@ -97,6 +97,8 @@ class LogStore:
         )
         self._audit_ready = False
         self.scope: Scope = UNSCOPED
+        #: Shared by the scoped views (copies), keyed by scope: it only sizes windows.
+        self._recent = timepage.RecentBounds()
 
     def scoped(self, scope: Scope) -> LogStore:
         """This store as seen by a caller limited to ``scope`` (itself when unscoped)."""
@@ -258,12 +260,29 @@ class LogStore:
             page = msgspec.structs.replace(page, has_logs=anything.total > 0)
         return page
 
+    def bounds_key(self, q: LogQuery) -> str:
+        """Where :attr:`_recent` keeps ``q``'s bounds: per query and per scope (one
+        caller's bounds never size another's windows)."""
+        return fingerprint(q) + msgspec.json.encode(sorted(self.scope.params.items())).decode()
+
     async def _time_page(self, q: LogQuery) -> Page | None:
         """The page of ``q`` through a window of time, or None: no window narrows it, or
         the windowed page is not provably the page (:func:`api.timepage.exact`)."""
-        count, time_range = await self.multi_query("search", timepage.build_bounds(q))
-        bounds = timepage.parse_bounds(q, count, time_range)
+        key = self.bounds_key(q)
+        first = timepage.guess(q, self._recent.get(key))
+        bodies = timepage.build_bounds(q)
+        if first is not None:
+            bodies.append(timepage.build_windowed(q, first))
+        answers = await self.multi_query("search", bodies)
+        bounds = timepage.parse_bounds(q, answers[0], answers[1])
+        self._recent.put(key, bounds)
+        if first is not None:
+            response = decode_search(answers[2])
+            if timepage.exact(q, len(response.hits.hits), bounds.total):
+                return parse_search(q, response, total=bounds.total)
         for clause in timepage.windows(q, bounds):
+            if clause == first:
+                continue  # asked already
             response = await self._search("search", timepage.build_windowed(q, clause))
             if timepage.exact(q, len(response.hits.hits), bounds.total):
                 return parse_search(q, response, total=bounds.total)

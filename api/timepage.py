@@ -7,6 +7,8 @@ and the legacy index holds any time), so nothing here trusts partition names. In
 
 1. :func:`build_bounds`: the exact total of the query, and the oldest and newest
    ``timestamp`` of all logs (one ``_msearch`` of two ``size: 0`` searches, both cheap).
+   When the same query was asked before (:class:`RecentBounds`), the first window by its
+   bounds then is sent in the same ``_msearch`` (:func:`guess`): one round trip.
 2. :func:`build_windowed`: the page itself, with one more filter, a *window*
    ``timestamp >= T`` (newest first) or ``<= T`` (oldest first), sized to hold about
    :data:`SLACK` times the logs the page needs at the query's average rate
@@ -115,6 +117,32 @@ def parse_bounds(q: LogQuery, count: bytes, time_range: bytes) -> Bounds:
     if newest is not None and q.end_ns is not None:
         newest = min(newest, q.end_ns)
     return Bounds(_COUNT.decode(count).hits.total.value, oldest, newest)
+
+
+class RecentBounds:
+    """The bounds last found per query (:func:`api.params.fingerprint`: filters and sort,
+    not the page), at most ``size`` queries, the oldest forgotten first. They only size a
+    first window sent together with the fresh bounds, saving a round trip when the store
+    has not changed much; stale ones cost a window that comes back short, never a wrong
+    page (:func:`exact` decides with the fresh total)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._bounds: dict[str, Bounds] = {}
+
+    def get(self, key: str) -> Bounds | None:
+        return self._bounds.get(key)
+
+    def put(self, key: str, bounds: Bounds) -> None:
+        self._bounds.pop(key, None)
+        if len(self._bounds) >= self.size:
+            del self._bounds[next(iter(self._bounds))]
+        self._bounds[key] = bounds
+
+
+def guess(q: LogQuery, known: Bounds | None) -> dict[str, Any] | None:
+    """The first window by bounds found before (None: none known, or no window)."""
+    return None if known is None else next(windows(q, known), None)
 
 
 def windows(q: LogQuery, bounds: Bounds) -> Iterator[dict[str, Any]]:

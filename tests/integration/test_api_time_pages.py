@@ -21,6 +21,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from opensearchpy.helpers import async_bulk
 
+from api import timepage
 from api.app import create_app
 from api.params import parse_params
 from api.parsing import parse_time
@@ -34,6 +35,8 @@ from tests.integration.api_seed import BASE_TIME, make_logs, reference, stored_d
 from tests.support.cleanup import delete_index
 
 COUNT = 1500
+OLDEST_NS = int((BASE_TIME - timedelta(days=3)).timestamp()) * 10**9
+NEWEST_NS = int((BASE_TIME + timedelta(days=10, hours=6)).timestamp()) * 10**9
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -73,10 +76,8 @@ async def seeded(services: Services) -> AsyncIterator[Seeded]:
     # The oldest log lives in the newest partition, the newest in the oldest one: a gap of
     # 3 days before the others (the first window of oldest first comes back short) and
     # one of 6 hours after them (a clock ahead).
-    oldest = BASE_TIME - timedelta(days=3)
-    newest = BASE_TIME + timedelta(days=10, hours=6)
-    docs[0]["timestamp"] = format_nanos(int(oldest.timestamp() * 1e9))
-    docs[1]["timestamp"] = format_nanos(int(newest.timestamp() * 1e9))
+    docs[0]["timestamp"] = format_nanos(OLDEST_NS)
+    docs[1]["timestamp"] = format_nanos(NEWEST_NS)
     store = LogStore(settings)
     try:
         legacy = await ensure_index(admin, alias)  # the alias's write index
@@ -153,6 +154,26 @@ async def test_the_window_answers_the_default_pages(seeded: Seeded) -> None:
         assert page is not None, params
         expected = reference(seeded.docs, params)
         assert [p["id"] for p in map(_decoded, page.logs)] == expected["ids"]
+        assert page.total == expected["total"]
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        timepage.Bounds(10**9, OLDEST_NS, OLDEST_NS + 3_600 * 10**9),  # far too dense, early
+        timepage.Bounds(1, OLDEST_NS - 10**15, OLDEST_NS - 10**14),  # before every log
+        timepage.Bounds(5, NEWEST_NS + 10**14, NEWEST_NS + 10**15),  # after every log
+    ],
+)
+async def test_bounds_remembered_wrongly_never_change_a_page(
+    seeded: Seeded, stale: timepage.Bounds
+) -> None:
+    for params in ({}, {"order": "asc"}, {"offset": "300", "limit": "20"}, {"models": "gpt-4o"}):
+        q = parse_params({k: [v] for k, v in params.items()})
+        seeded.store._recent.put(seeded.store.bounds_key(q), stale)
+        page = await seeded.store.search(q)
+        expected = reference(seeded.docs, params)
+        assert [p["id"] for p in map(_decoded, page.logs)] == expected["ids"], params
         assert page.total == expected["total"]
 
 

@@ -170,3 +170,21 @@ def test_parse_search_takes_the_total_counted_apart() -> None:
     assert page.next_cursor is not None
     with pytest.raises(ValueError, match="total"):
         parse_search(query(), decode_search(untracked))
+
+
+def test_recent_bounds_forget_the_oldest_query_first() -> None:
+    recent = timepage.RecentBounds(size=2)
+    one, two, three = (timepage.Bounds(n, OLDEST, NEWEST) for n in (1, 2, 3))
+    recent.put("a", one)
+    recent.put("b", two)
+    recent.put("a", one)  # asked again: now the most recent
+    recent.put("c", three)
+    assert recent.get("b") is None
+    assert recent.get("a") == one
+    assert recent.get("c") == three
+
+
+def test_a_guess_is_the_first_window_of_known_bounds() -> None:
+    assert timepage.guess(query(), None) is None
+    assert timepage.guess(query(), bounds()) == next(timepage.windows(query(), bounds()))
+    assert timepage.guess(query(), bounds(total=10)) is None
