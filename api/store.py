@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -267,22 +268,20 @@ class LogStore:
 
     async def _time_page(self, q: LogQuery) -> Page | None:
         """The page of ``q`` through a window of time, or None: no window narrows it, or
-        the windowed page is not provably the page (:func:`api.timepage.exact`)."""
+        no windowed page is provably the page (:func:`api.timepage.exact`)."""
         key = self.bounds_key(q)
-        first = timepage.guess(q, self._recent.get(key))
-        bodies = timepage.build_bounds(q)
+        first = timepage.guess(q, self._recent.get(key, time.monotonic()))
         if first is not None:
-            bodies.append(timepage.build_windowed(q, first))
-        answers = await self.multi_query("search", bodies)
-        bounds = timepage.parse_bounds(q, answers[0], answers[1])
-        self._recent.put(key, bounds)
-        if first is not None:
-            response = decode_search(answers[2])
-            if timepage.exact(q, len(response.hits.hits), bounds.total):
-                return parse_search(q, response, total=bounds.total)
+            count, answer = await self.multi_query(
+                "search", [timepage.build_count(q), timepage.build_windowed(q, first)]
+            )
+            total, response = timepage.parse_count(count), decode_search(answer)
+            if timepage.exact(q, len(response.hits.hits), total):
+                return parse_search(q, response, total=total)
+        count, time_range = await self.multi_query("search", timepage.build_bounds(q))
+        bounds = timepage.parse_bounds(q, count, time_range)
+        self._recent.put(key, bounds, time.monotonic())
         for clause in timepage.windows(q, bounds):
-            if clause == first:
-                continue  # asked already
             response = await self._search("search", timepage.build_windowed(q, clause))
             if timepage.exact(q, len(response.hits.hits), bounds.total):
                 return parse_search(q, response, total=bounds.total)

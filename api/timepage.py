@@ -7,8 +7,9 @@ and the legacy index holds any time), so nothing here trusts partition names. In
 
 1. :func:`build_bounds`: the exact total of the query, and the oldest and newest
    ``timestamp`` of all logs (one ``_msearch`` of two ``size: 0`` searches, both cheap).
-   When the same query was asked before (:class:`RecentBounds`), the first window by its
-   bounds then is sent in the same ``_msearch`` (:func:`guess`): one round trip.
+   When the same query was asked in the last minute (:class:`RecentBounds`), the first
+   window by its bounds then (:func:`guess`) is sent with the count alone instead, in one
+   ``_msearch``: one round trip.
 2. :func:`build_windowed`: the page itself, with one more filter, a *window*
    ``timestamp >= T`` (newest first) or ``<= T`` (oldest first), sized to hold about
    :data:`SLACK` times the logs the page needs at the query's average rate
@@ -54,13 +55,22 @@ def applies(q: LogQuery) -> bool:
     return q.sort_by == "timestamp"
 
 
+def build_count(q: LogQuery) -> dict[str, Any]:
+    """The exact total of ``q``."""
+    return {"query": build_filter(q), "size": 0, "track_total_hits": True}
+
+
+def parse_count(body: bytes) -> int:
+    return _COUNT.decode(body).hits.total.value
+
+
 def build_bounds(q: LogQuery) -> list[dict[str, Any]]:
     """Two bodies for one ``_msearch``: the exact total of ``q``, and the oldest and newest
     ``timestamp`` of every log. The time range of all logs is read from each segment's
     points, nearly free; that of the matching logs would visit every match (a common word
     matches nearly all). The store's scope applies to both."""
     return [
-        {"query": build_filter(q), "size": 0, "track_total_hits": True},
+        build_count(q),
         {
             "size": 0,
             "track_total_hits": False,
@@ -116,28 +126,32 @@ def parse_bounds(q: LogQuery, count: bytes, time_range: bytes) -> Bounds:
         oldest = max(oldest, q.start_ns)
     if newest is not None and q.end_ns is not None:
         newest = min(newest, q.end_ns)
-    return Bounds(_COUNT.decode(count).hits.total.value, oldest, newest)
+    return Bounds(parse_count(count), oldest, newest)
 
 
 class RecentBounds:
-    """The bounds last found per query (:func:`api.params.fingerprint`: filters and sort,
-    not the page), at most ``size`` queries, the oldest forgotten first. They only size a
-    first window sent together with the fresh bounds, saving a round trip when the store
-    has not changed much; stale ones cost a window that comes back short, never a wrong
-    page (:func:`exact` decides with the fresh total)."""
+    """The bounds found per query (:func:`api.params.fingerprint`: filters and sort, not
+    the page) in the last ``max_age`` seconds, at most ``size`` queries, the oldest
+    forgotten first. They only size a first window, sent with the exact count alone (one
+    round trip, no time range asked); a stale one costs a window that comes back short,
+    then the fresh bounds are asked, never a wrong page (:func:`exact` decides)."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 512, max_age: float = 60.0) -> None:
         self.size = size
-        self._bounds: dict[str, Bounds] = {}
+        self.max_age = max_age
+        self._bounds: dict[str, tuple[float, Bounds]] = {}
 
-    def get(self, key: str) -> Bounds | None:
-        return self._bounds.get(key)
+    def get(self, key: str, now: float) -> Bounds | None:
+        found = self._bounds.get(key)
+        if found is None or now - found[0] > self.max_age:
+            return None
+        return found[1]
 
-    def put(self, key: str, bounds: Bounds) -> None:
+    def put(self, key: str, bounds: Bounds, now: float) -> None:
         self._bounds.pop(key, None)
         if len(self._bounds) >= self.size:
             del self._bounds[next(iter(self._bounds))]
-        self._bounds[key] = bounds
+        self._bounds[key] = (now, bounds)
 
 
 def guess(q: LogQuery, known: Bounds | None) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ with highlights, and for another sort (the single-search path).
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -170,7 +171,7 @@ async def test_bounds_remembered_wrongly_never_change_a_page(
 ) -> None:
     for params in ({}, {"order": "asc"}, {"offset": "300", "limit": "20"}, {"models": "gpt-4o"}):
         q = parse_params({k: [v] for k, v in params.items()})
-        seeded.store._recent.put(seeded.store.bounds_key(q), stale)
+        seeded.store._recent.put(seeded.store.bounds_key(q), stale, time.monotonic())
         page = await seeded.store.search(q)
         expected = reference(seeded.docs, params)
         assert [p["id"] for p in map(_decoded, page.logs)] == expected["ids"], params

@@ -175,13 +175,25 @@ def test_parse_search_takes_the_total_counted_apart() -> None:
 def test_recent_bounds_forget_the_oldest_query_first() -> None:
     recent = timepage.RecentBounds(size=2)
     one, two, three = (timepage.Bounds(n, OLDEST, NEWEST) for n in (1, 2, 3))
-    recent.put("a", one)
-    recent.put("b", two)
-    recent.put("a", one)  # asked again: now the most recent
-    recent.put("c", three)
-    assert recent.get("b") is None
-    assert recent.get("a") == one
-    assert recent.get("c") == three
+    recent.put("a", one, 0.0)
+    recent.put("b", two, 0.0)
+    recent.put("a", one, 0.0)  # asked again: now the most recent
+    recent.put("c", three, 0.0)
+    assert recent.get("b", 0.0) is None
+    assert recent.get("a", 0.0) == one
+    assert recent.get("c", 0.0) == three
+
+
+def test_recent_bounds_expire() -> None:
+    recent = timepage.RecentBounds(max_age=60.0)
+    recent.put("a", bounds(), 100.0)
+    assert recent.get("a", 160.0) == bounds()
+    assert recent.get("a", 160.5) is None
+
+
+def test_parse_count() -> None:
+    assert timepage.parse_count(answers(7, None, None)[0]) == 7
+    assert timepage.build_bounds(query())[0] == timepage.build_count(query())
 
 
 def test_a_guess_is_the_first_window_of_known_bounds() -> None:
