@@ -281,6 +281,8 @@ class LogStore:
         count, time_range = await self.multi_query("search", timepage.build_bounds(q))
         bounds = timepage.parse_bounds(q, count, time_range)
         self._recent.put(key, bounds, time.monotonic())
+        if bounds.total == 0:
+            return parse_search(q, timepage.NOTHING, total=0)
         for clause in timepage.windows(q, bounds):
             response = await self._search("search", timepage.build_windowed(q, clause))
             if timepage.exact(q, len(response.hits.hits), bounds.total):

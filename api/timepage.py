@@ -39,7 +39,14 @@ from typing import Any, Final
 import msgspec
 
 from api.params import LogQuery
-from api.query import NANOS_FORMAT, CountedHits, build_filter, build_search, format_nanos
+from api.query import (
+    NANOS_FORMAT,
+    CountedHits,
+    build_filter,
+    build_search,
+    decode_search,
+    format_nanos,
+)
 
 #: The first window holds this many times the logs a page needs, at the average rate.
 SLACK: Final = 2.0
@@ -48,6 +55,10 @@ GROWTH: Final = 4
 #: ... up to this many windows; then the page is one search over everything.
 ATTEMPTS: Final = 4
 _NS_PER_MS: Final = 1_000_000
+
+
+#: The page of a query that matched nothing (its count said so): no search needed.
+NOTHING: Final = decode_search(b'{"hits": {"hits": []}}')
 
 
 def applies(q: LogQuery) -> bool:

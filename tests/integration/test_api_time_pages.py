@@ -118,6 +118,7 @@ async def check(seeded: Seeded, params: dict[str, str]) -> dict[str, Any]:
     assert body["total"] == expected["total"], params
     assert body["pagination"]["total_count"] == expected["total"]
     assert body["stats"]["total_requests"] == expected["total"]
+    assert body["has_logs"] is True  # the store holds logs, whether or not any matched
     return body
 
 
@@ -132,6 +133,8 @@ PAGES = [
     {"models": "gpt-4o", "order": "asc", "offset": "40"},
     {"start_time": "2024-05-03T00:00:00Z", "end_time": "2024-05-06T12:00:00Z", "limit": "20"},
     {"sort_by": "latency", "order": "desc"},
+    {"models": "no-such-model"},  # nothing matches: counted, no page searched
+    {"start_time": "2030-01-01T00:00:00Z"},
 ]
 
 
