@@ -39,7 +39,7 @@ SORT_FIELDS: Final[dict[str, str]] = {
 }
 TIEBREAKER: Final = "id"
 LIST_EXCLUDES: Final[list[str]] = sorted(DERIVED_FIELDS) + sorted(HEAVY_FIELDS)
-_NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
+NANOS_FORMAT: Final = "strict_date_optional_time_nanos"
 _MATCH_NONE: Final[dict[str, Any]] = {"match_none": {}}
 
 
@@ -58,7 +58,7 @@ def _time_range(start_ns: int | None, end_ns: int | None) -> dict[str, Any] | No
         # A bound beyond what date_nanos holds still excludes logs without a timestamp,
         # as a narrower bound would (and as SQL's ``timestamp >= x`` never matches NULL).
         return {"exists": {"field": "timestamp"}}
-    return {"range": {"timestamp": {**bounds, "format": _NANOS_FORMAT}}}
+    return {"range": {"timestamp": {**bounds, "format": NANOS_FORMAT}}}
 
 
 def _range(field: str, low: float | None, high: float | None) -> dict[str, Any] | None:
@@ -341,8 +341,8 @@ class _Hit(msgspec.Struct):
 
 
 class _Hits(msgspec.Struct):
-    total: _Total
     hits: list[_Hit]
+    total: _Total | None = None  # absent when the search did not track it
 
 
 class _Shards(msgspec.Struct):
@@ -360,6 +360,11 @@ class SearchResponse(msgspec.Struct):
     def partial(self) -> bool:
         return self.timed_out or self.shards.failed > 0
 
+    @property
+    def total(self) -> int:
+        """The tracked total (0 when the search did not track it)."""
+        return self.hits.total.value if self.hits.total is not None else 0
+
 
 _SEARCH_DECODER: Final = msgspec.json.Decoder(SearchResponse)
 
@@ -368,11 +373,15 @@ def decode_search(body: str | bytes) -> SearchResponse:
     return _SEARCH_DECODER.decode(body)
 
 
-def parse_search(q: LogQuery, response: SearchResponse) -> Page:
-    """OpenSearch search response -> :class:`Page` (with the cursor of the next page)."""
+def parse_search(q: LogQuery, response: SearchResponse, total: int | None = None) -> Page:
+    """OpenSearch search response -> :class:`Page` (with the cursor of the next page).
+    ``total``: the exact total when counted apart (the search then did not track it)."""
     hits = response.hits.hits
     highlighting = q.highlight and bool(q.content_words or q.content_phrases)
-    total = response.hits.total.value
+    if total is None:
+        if response.hits.total is None:
+            raise ValueError("a search without track_total_hits needs its total counted apart")
+        total = response.hits.total.value
     offset = q.cursor.position if q.cursor is not None else q.offset
     next_position = offset + len(hits)
     next_cursor = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -23,7 +24,8 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
-from api.params import LogQuery
+from api import timepage
+from api.params import LogQuery, fingerprint
 from api.query import (
     ANY_LOG,
     MgetFailed,
@@ -96,6 +98,8 @@ class LogStore:
         )
         self._audit_ready = False
         self.scope: Scope = UNSCOPED
+        #: Shared by the scoped views (copies), keyed by scope: it only sizes windows.
+        self._recent = timepage.RecentBounds()
 
     def scoped(self, scope: Scope) -> LogStore:
         """This store as seen by a caller limited to ``scope`` (itself when unscoped)."""
@@ -244,12 +248,46 @@ class LogStore:
             log.info("closing a point in time failed (%s); it expires", type(exc).__name__)
 
     async def search(self, q: LogQuery) -> Page:
-        page = parse_search(q, await self._search("search", build_search(q)))
+        """One list page. Sorted by time, it is read through a window of time
+        (:mod:`api.timepage`: the total and the time range first, then the page from the
+        partitions that can hold it); any other sort, or a window that cannot prove its
+        page exact, is one search over the whole alias."""
+        page = await self._time_page(q) if timepage.applies(q) else None
+        if page is None:
+            page = parse_search(q, await self._search("search", build_search(q)))
         if not page.has_logs:
             # Nothing matched: tell "no logs yet" from "no match" (rare, and cheap).
             anything = await self._search("has_logs", ANY_LOG)
-            page = msgspec.structs.replace(page, has_logs=anything.hits.total.value > 0)
+            page = msgspec.structs.replace(page, has_logs=anything.total > 0)
         return page
+
+    def bounds_key(self, q: LogQuery) -> str:
+        """Where :attr:`_recent` keeps ``q``'s bounds: per query and per scope (one
+        caller's bounds never size another's windows)."""
+        return fingerprint(q) + msgspec.json.encode(sorted(self.scope.params.items())).decode()
+
+    async def _time_page(self, q: LogQuery) -> Page | None:
+        """The page of ``q`` through a window of time, or None: no window narrows it, or
+        no windowed page is provably the page (:func:`api.timepage.exact`)."""
+        key = self.bounds_key(q)
+        first = timepage.guess(q, self._recent.get(key, time.monotonic()))
+        if first is not None:
+            count, answer = await self.multi_query(
+                "search", [timepage.build_count(q), timepage.build_windowed(q, first)]
+            )
+            total, response = timepage.parse_count(count), decode_search(answer)
+            if timepage.exact(q, len(response.hits.hits), total):
+                return parse_search(q, response, total=total)
+        count, time_range = await self.multi_query("search", timepage.build_bounds(q))
+        bounds = timepage.parse_bounds(q, count, time_range)
+        self._recent.put(key, bounds, time.monotonic())
+        if bounds.total == 0:
+            return parse_search(q, timepage.NOTHING, total=0)
+        for clause in timepage.windows(q, bounds):
+            response = await self._search("search", timepage.build_windowed(q, clause))
+            if timepage.exact(q, len(response.hits.hits), bounds.total):
+                return parse_search(q, response, total=bounds.total)
+        return None
 
     async def get(self, log_id: str) -> msgspec.Raw | None:
         """One log by id, realtime: the alias's indices (its partitions) are listed

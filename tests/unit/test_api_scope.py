@@ -97,7 +97,7 @@ SCOPED_STORE_METHODS = {
     "multi_query": "scoped_body per search",
     "count": "scope_query",
     "delete_by_query": "scope_query",
-    "search": "_search -> scoped_body (page and has_logs)",
+    "search": "_search and multi_query -> scoped_body (bounds, windows, page, has_logs)",
     "get": "a scoped view searches with build_get (no _mget)",
     "search_pit": "scoped_body (each export page)",
 }
@@ -110,6 +110,7 @@ UNSCOPED_STORE_METHODS = {
     "scope_query",
     "open_pit",  # a point in time holds no query; its pages go through search_pit
     "close_pit",
+    "bounds_key",  # where a query's remembered bounds are kept (per scope); sends nothing
 }
 
 
