@@ -164,6 +164,8 @@ def worker_settings(
         "backoff_initial_seconds": 0.2,
         "backoff_max_seconds": 2.0,
         "opensearch_timeout": 5.0,
+        # The tests place logs in daily partitions (the product's default is 7 days).
+        "partition_days": 1,
     }
     values.update(overrides)
     return msgspec.convert(values, WorkerSettings)
