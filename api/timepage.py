@@ -1,6 +1,6 @@
 """Pages sorted by time, read only from the partitions that can hold them. Pure.
 
-Logs live in daily partitions (:mod:`shared.partitions`), but a partition's logs are not
+Logs live in time partitions (:mod:`shared.partitions`), but a partition's logs are not
 strictly within its day (:mod:`ingest.router` homes a log by its first writer's wanted key,
 and the legacy index holds any time), so nothing here trusts partition names. Instead, a
 ``GET /api/logs`` sorted by ``timestamp`` is answered in two steps:
