@@ -328,6 +328,17 @@ class CountedHits(msgspec.Struct):
     total: CountedTotal = msgspec.field(default_factory=CountedTotal)
 
 
+class MetricValue(msgspec.Struct):
+    """The answer of a single-value metric aggregation (``min``, ``max``, ``avg``,
+    ``sum``): ``None`` when no matching log had the field."""
+
+    value: float | None = None
+
+    @property
+    def number(self) -> float:
+        return float(self.value) if self.value is not None else 0.0
+
+
 class _Hit(msgspec.Struct):
     source: msgspec.Raw = msgspec.field(name="_source", default=msgspec.Raw(b"{}"))
     sort: list[Any] = msgspec.field(default_factory=list)

@@ -14,7 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from api.params import ORDER_VALUES
 from api.parsing import QueryInput, bounded_integer, collect, enum, reject_unknown
-from api.query import LIST_EXCLUDES, TIEBREAKER, format_nanos
+from api.query import LIST_EXCLUDES, TIEBREAKER, MetricValue, format_nanos
 from shared.index import MAX_RESULT_WINDOW, TOTAL_TOKENS
 
 SESSION_LIMIT: Final = 500
@@ -130,10 +130,6 @@ class _Hits(msgspec.Struct):
     hits: list[_Hit] = msgspec.field(default_factory=list)
 
 
-class _Value(msgspec.Struct):
-    value: float | None = None
-
-
 class _TopHits(msgspec.Struct):
     hits: _Hits
 
@@ -144,8 +140,8 @@ class _Stamped(msgspec.Struct):
 
 
 class _Aggs(msgspec.Struct):
-    cost: _Value = msgspec.field(default_factory=_Value)
-    tokens: _Value = msgspec.field(default_factory=_Value)
+    cost: MetricValue = msgspec.field(default_factory=MetricValue)
+    tokens: MetricValue = msgspec.field(default_factory=MetricValue)
     stamped: _Stamped = msgspec.field(default_factory=_Stamped)
 
 

@@ -42,6 +42,7 @@ from api.params import LogQuery
 from api.query import (
     NANOS_FORMAT,
     CountedHits,
+    MetricValue,
     build_filter,
     build_search,
     decode_search,
@@ -103,13 +104,9 @@ class Bounds(msgspec.Struct, frozen=True):
     newest_ns: int | None
 
 
-class _Value(msgspec.Struct):
-    value: float | None = None
-
-
 class _Aggs(msgspec.Struct):
-    oldest: _Value = msgspec.field(default_factory=_Value)
-    newest: _Value = msgspec.field(default_factory=_Value)
+    oldest: MetricValue = msgspec.field(default_factory=MetricValue)
+    newest: MetricValue = msgspec.field(default_factory=MetricValue)
 
 
 class _Count(msgspec.Struct):

@@ -15,6 +15,7 @@ from msgspec import UNSET, UnsetType
 
 from api.aggs.groups import pct_change, split_pair
 from api.aggs.rankings import RANKING_DIMENSIONS
+from api.query import MetricValue
 
 
 class DimensionTrend(msgspec.Struct, kw_only=True):
@@ -72,10 +73,6 @@ class _Count(msgspec.Struct):
     doc_count: int = 0
 
 
-class _Value(msgspec.Struct):
-    value: float | None = None
-
-
 class _Key(msgspec.Struct):
     key: str
 
@@ -88,17 +85,17 @@ class _ModelBucket(msgspec.Struct):
     key: dict[str, str]
     doc_count: int
     success: _Count = msgspec.field(default_factory=_Count)
-    tokens: _Value = msgspec.field(default_factory=_Value)
-    cost: _Value = msgspec.field(default_factory=_Value)
-    latency: _Value = msgspec.field(default_factory=_Value)
+    tokens: MetricValue = msgspec.field(default_factory=MetricValue)
+    cost: MetricValue = msgspec.field(default_factory=MetricValue)
+    latency: MetricValue = msgspec.field(default_factory=MetricValue)
     canonical: _Terms = msgspec.field(default_factory=_Terms)
 
 
 class _DimensionBucket(msgspec.Struct):
     key: dict[str, str | None]
     doc_count: int
-    tokens: _Value = msgspec.field(default_factory=_Value)
-    cost: _Value = msgspec.field(default_factory=_Value)
+    tokens: MetricValue = msgspec.field(default_factory=MetricValue)
+    cost: MetricValue = msgspec.field(default_factory=MetricValue)
 
 
 class _ModelGroups(msgspec.Struct):

@@ -29,7 +29,7 @@ import msgspec
 from api.aggs import groups
 from api.aggs.buckets import TERMINAL_CLAUSE
 from api.filters import LogFilter
-from api.query import CountedHits, build_filter, filter_clauses
+from api.query import CountedHits, MetricValue, build_filter, filter_clauses
 from shared.index import CACHE_HIT_TYPE, COMPLETION_TOKENS, PROMPT_TOKENS, TOTAL_TOKENS
 
 #: Parent ids fetched per page, and ids per ``terms`` query counting rescued roots. Below
@@ -152,14 +152,6 @@ class _Count(msgspec.Struct):
     doc_count: int = 0
 
 
-class _Value(msgspec.Struct):
-    value: float | None = None
-
-    @property
-    def number(self) -> float:
-        return float(self.value) if self.value is not None else 0.0
-
-
 class _Roots(msgspec.Struct):
     doc_count: int = 0
     success: _Count = msgspec.field(default_factory=_Count)
@@ -168,11 +160,11 @@ class _Roots(msgspec.Struct):
 class _Terminal(msgspec.Struct):
     doc_count: int = 0
     success: _Count = msgspec.field(default_factory=_Count)
-    average_latency: _Value = msgspec.field(default_factory=_Value)
-    total_tokens: _Value = msgspec.field(default_factory=_Value)
-    prompt_tokens: _Value = msgspec.field(default_factory=_Value)
-    completion_tokens: _Value = msgspec.field(default_factory=_Value)
-    cost: _Value = msgspec.field(default_factory=_Value)
+    average_latency: MetricValue = msgspec.field(default_factory=MetricValue)
+    total_tokens: MetricValue = msgspec.field(default_factory=MetricValue)
+    prompt_tokens: MetricValue = msgspec.field(default_factory=MetricValue)
+    completion_tokens: MetricValue = msgspec.field(default_factory=MetricValue)
+    cost: MetricValue = msgspec.field(default_factory=MetricValue)
     direct: _Count = msgspec.field(default_factory=_Count)
     semantic: _Count = msgspec.field(default_factory=_Count)
     roots: _Roots = msgspec.field(default_factory=_Roots)
